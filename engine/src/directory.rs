@@ -49,26 +49,52 @@ impl Directory {
         let settings = LdapConnSettings::new().set_conn_timeout(Duration::from_secs(10));
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
             .await
-            .map_err(|source| DirectoryError::Connect { url: config.url.clone(), source })?;
+            .map_err(|source| DirectoryError::Connect {
+                url: config.url.clone(),
+                source,
+            })?;
         ldap3::drive!(conn);
         if !config.bind_dn.is_empty() {
-            let pw = config.bind_password.as_ref().map(|p| p.expose_secret()).unwrap_or("");
+            let pw = config
+                .bind_password
+                .as_ref()
+                .map(|p| p.expose_secret())
+                .unwrap_or("");
             ldap.simple_bind(&config.bind_dn, pw).await?.success()?;
         }
-        Ok(Directory { ldap, config: config.clone() })
+        Ok(Directory {
+            ldap,
+            config: config.clone(),
+        })
     }
 
     async fn find(&self, email: &EmailAddress) -> Result<SearchEntry, DirectoryError> {
-        let filter = self.config.user_filter.replace("{email}", &ldap_escape(email.as_str()));
+        let filter = self
+            .config
+            .user_filter
+            .replace("{email}", &ldap_escape(email.as_str()));
         let mut ldap = self.ldap.clone();
         let (entries, _) = ldap
-            .search(&self.config.base_dn, Scope::Subtree, &filter, vec![self.config.flag_attribute.as_str()])
+            .search(
+                &self.config.base_dn,
+                Scope::Subtree,
+                &filter,
+                vec![self.config.flag_attribute.as_str()],
+            )
             .await?
             .success()?;
         match entries.len() {
             0 => Err(DirectoryError::NoSuchUser(email.clone())),
-            1 => Ok(SearchEntry::construct(entries.into_iter().next().ok_or_else(|| DirectoryError::NoSuchUser(email.clone()))?)),
-            count => Err(DirectoryError::Ambiguous { email: email.clone(), count }),
+            1 => Ok(SearchEntry::construct(
+                entries
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| DirectoryError::NoSuchUser(email.clone()))?,
+            )),
+            count => Err(DirectoryError::Ambiguous {
+                email: email.clone(),
+                count,
+            }),
         }
     }
 
@@ -95,21 +121,26 @@ impl Directory {
     /// Points the user at the target platform. Idempotent: flipping a user who
     /// is already on the target changes nothing.
     pub async fn flip_to_target(&self, email: &EmailAddress) -> Result<(), DirectoryError> {
-        self.set_route(email, &self.config.target_value.clone()).await
+        self.set_route(email, &self.config.target_value.clone())
+            .await
     }
 
     /// Points the user back at the legacy platform (admin rollback only).
     pub async fn flip_to_legacy(&self, email: &EmailAddress) -> Result<(), DirectoryError> {
-        self.set_route(email, &self.config.legacy_value.clone()).await
+        self.set_route(email, &self.config.legacy_value.clone())
+            .await
     }
 
     async fn set_route(&self, email: &EmailAddress, value: &str) -> Result<(), DirectoryError> {
         let entry = self.find(email).await?;
         let mut ldap = self.ldap.clone();
         let values = HashSet::from([value]);
-        ldap.modify(&entry.dn, vec![Mod::Replace(self.config.flag_attribute.as_str(), values)])
-            .await?
-            .success()?;
+        ldap.modify(
+            &entry.dn,
+            vec![Mod::Replace(self.config.flag_attribute.as_str(), values)],
+        )
+        .await?
+        .success()?;
         Ok(())
     }
 }
