@@ -190,4 +190,5 @@ fn lowercase_path(mut req: Request) -> Request {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
