@@ -23,6 +23,8 @@ pub use state::PortalState;
 
 use axum::Router;
 use axum::routing::{get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 /// All portal routes with security headers and request tracing applied.
 pub fn router(state: PortalState) -> Router {
@@ -36,8 +38,20 @@ pub fn router(state: PortalState) -> Router {
         .route("/healthz", get(views::health::check))
         .fallback(views::not_found)
         .layer(axum::middleware::from_fn(security::headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// One span per request, tagged with its id; the query string stays out of logs.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("portal", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }
 
 #[cfg(test)]

@@ -358,3 +358,12 @@ async fn ensure_slots_is_idempotent() {
     assert_eq!(ensure_slots(&t.db, &cfg, now).await.unwrap(), 5);
     assert_eq!(ensure_slots(&t.db, &cfg, now).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn responses_carry_a_request_id() {
+    let t = app(5).await;
+    let res = t
+        .send(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
+    assert!(res.headers().get("x-request-id").is_some());
+}

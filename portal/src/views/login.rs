@@ -82,6 +82,7 @@ pub(crate) async fn submit(
     };
     let ip_key = format!("ip:{ip}");
     if state.limiter.is_blocked(&ip_key) {
+        metrics::counter!("cutover_portal_logins_total", "result" => "limited").increment(1);
         return Err(PortalError::TooManyAttempts);
     }
     let Ok(email) = EmailAddress::parse(&form.email) else {
@@ -93,6 +94,7 @@ pub(crate) async fn submit(
     };
     let addr_key = format!("addr:{email}");
     if state.limiter.is_blocked(&addr_key) {
+        metrics::counter!("cutover_portal_logins_total", "result" => "limited").increment(1);
         return Err(PortalError::TooManyAttempts);
     }
     let fail = || {
@@ -101,6 +103,8 @@ pub(crate) async fn submit(
     };
     let Some(user) = state.db.user_by_email(&email).await? else {
         fail();
+        metrics::counter!("cutover_portal_logins_total", "result" => "unknown_address")
+            .increment(1);
         tracing::info!(%email, %ip, "sign-in refused: address not in the migration");
         return again(
             StatusCode::FORBIDDEN,
@@ -112,6 +116,7 @@ pub(crate) async fn submit(
     match state.legacy.check(&email, &form.password).await? {
         LoginResult::Rejected => {
             fail();
+            metrics::counter!("cutover_portal_logins_total", "result" => "rejected").increment(1);
             tracing::info!(user = %user.id, %ip, "sign-in refused: wrong password");
             again(
                 StatusCode::UNAUTHORIZED,
@@ -122,6 +127,7 @@ pub(crate) async fn submit(
             state.limiter.reset(&addr_key);
             let ttl = i64::from(state.config.portal.session_minutes.max(1)) * 60;
             let (token, _) = state.db.create_session(&user.id, ttl).await?;
+            metrics::counter!("cutover_portal_logins_total", "result" => "accepted").increment(1);
             tracing::info!(user = %user.id, %ip, "signed in");
             let secure = state.config.portal.secure_cookies;
             let cookies = AppendHeaders([
