@@ -101,7 +101,12 @@ pub(crate) async fn config(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, AutoconfigError> {
-    let raw = query_param(uri.query(), "emailaddress");
+    let mut raw = query_param(uri.query(), "emailaddress");
+    // Evolution sends `EVOLUTIONUSER@<domain>` plus a hash of the real address
+    // (research 1.2): only the domain part is real.
+    if query_param(uri.query(), "emailmd5").is_some() {
+        raw = raw.and_then(|r| r.rsplit_once('@').map(|(_, d)| format!("\"\"@{d}")));
+    }
     let subject = state
         .subject(raw.as_deref(), host(&headers, &uri).as_deref())
         .inspect_err(|_| {
