@@ -75,10 +75,10 @@ impl Config {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "(defaults/env)".into());
             let mut message = e.to_string();
-            if let Some(key) = e.path.last() {
-                if !message.contains(key.as_str()) {
-                    message = format!("{}: {message}", e.path.join("."));
-                }
+            if let Some(key) = e.path.last()
+                && !message.contains(key.as_str())
+            {
+                message = format!("{}: {message}", e.path.join("."));
             }
             ConfigError::File { path, message }
         })?;

@@ -61,13 +61,17 @@ fn plaintext_needs_consent() {
 
 #[test]
 fn demo_config_documents_valid_keys() {
-    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo.toml"));
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/demo.toml"
+    ));
     let cfg = Config::load(Some(path)).unwrap();
     assert_eq!(cfg.legacy.port, 14143);
     assert_eq!(cfg.ldap.flag_attribute, "mailHost");
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // figment's Jail error type
 fn env_layer_overrides_file_and_unknown_env_key_is_named() {
     figment::Jail::expect_with(|jail| {
         jail.create_file("c.toml", "[worker]\nconcurrency = 2\n")?;
@@ -76,7 +80,9 @@ fn env_layer_overrides_file_and_unknown_env_key_is_named() {
         let cfg = Config::load(Some(std::path::Path::new("c.toml"))).map_err(|e| e.to_string())?;
         assert_eq!(cfg.worker.concurrency, 6);
         jail.set_env("CUTOVER_WORKER__CONCURENCY", "6");
-        let err = Config::load(Some(std::path::Path::new("c.toml"))).unwrap_err().to_string();
+        let err = Config::load(Some(std::path::Path::new("c.toml")))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("concurency"), "{err}");
         Ok(())
     });

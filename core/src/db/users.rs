@@ -110,13 +110,13 @@ pub trait UserRepo {
 impl UserRepo for Db {
     async fn upsert_profile(&self, p: &Profile) -> Result<UpsertOutcome, DbError> {
         let hash = p.hash();
-        if let Some(other) = self.user_by_email(&p.email).await? {
-            if other.id != p.id {
-                return Err(DbError::Conflict(format!(
-                    "{} already belongs to user {}",
-                    p.email, other.id
-                )));
-            }
+        if let Some(other) = self.user_by_email(&p.email).await?
+            && other.id != p.id
+        {
+            return Err(DbError::Conflict(format!(
+                "{} already belongs to user {}",
+                p.email, other.id
+            )));
         }
         let t = now();
         let sql = format!(
