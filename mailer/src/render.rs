@@ -141,6 +141,16 @@ pub(crate) fn one_line(s: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A name is one line; without one, greet the address.
+fn name_or_email(name: &str, email: &str) -> String {
+    let name = one_line(name);
+    if name.is_empty() {
+        email.to_owned()
+    } else {
+        name
+    }
+}
+
 fn finish(subject: String, text: String, html: String, display_name: &str) -> Rendered {
     let display_name = one_line(display_name);
     Rendered {
@@ -161,9 +171,7 @@ pub fn render(
     match template {
         "booking_confirmed" => {
             let mut p: BookingConfirmed = params("booking_confirmed", p)?;
-            if p.display_name.trim().is_empty() {
-                p.display_name = p.email.clone();
-            }
+            p.display_name = name_or_email(&p.display_name, &p.email);
             let (subject, text, html) = match locale {
                 Locale::En => {
                     let t = BookingConfirmedEnText { p: &p };
@@ -186,9 +194,7 @@ pub fn render(
         }
         "moved" => {
             let mut p: Moved = params("moved", p)?;
-            if p.display_name.trim().is_empty() {
-                p.display_name = p.email.clone();
-            }
+            p.display_name = name_or_email(&p.display_name, &p.email);
             let (subject, text, html) = match locale {
                 Locale::En => {
                     let t = MovedEnText { p: &p };
