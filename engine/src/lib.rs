@@ -1,1 +1,4 @@
 //! placeholder
+
+pub mod imap;
+pub mod copy;

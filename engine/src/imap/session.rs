@@ -1,0 +1,593 @@
+//! One authenticated connection and the commands the copier needs.
+
+use super::conn::{Conn, refused};
+use super::stream::{Stream, connect_tcp, start_tls};
+use super::types::{FetchData, ListEntry, MailboxStatus, Namespace, Outcome, RespCode, Untagged};
+use super::{Endpoint, ImapError, Security, auth};
+use chrono::{DateTime, FixedOffset};
+use imap_codec::imap_types::command::{CommandBody, FetchModifier, SelectParameter};
+use imap_codec::imap_types::core::{AString, Vec1};
+use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section};
+use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::search::SearchKey;
+use imap_codec::imap_types::sequence::SequenceSet;
+use imap_codec::imap_types::status::StatusDataItemName;
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+
+/// The state of the selected mailbox right after SELECT/EXAMINE.
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    pub name: String,
+    pub uid_validity: u32,
+    pub uid_next: Option<u32>,
+    pub exists: u32,
+    pub highest_modseq: Option<u64>,
+    pub permanent_flags: Vec<String>,
+    pub read_only: bool,
+}
+
+impl Selected {
+    /// May `flag` be stored permanently here?
+    pub fn allows_flag(&self, flag: &str) -> bool {
+        if self
+            .permanent_flags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(flag))
+        {
+            return true;
+        }
+        !flag.starts_with('\\') && self.permanent_flags.iter().any(|f| f == "\\*")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchItems {
+    /// UID FLAGS INTERNALDATE RFC822.SIZE (+ MODSEQ with CONDSTORE).
+    Meta,
+    /// UID FLAGS (+ MODSEQ with CONDSTORE).
+    Flags,
+    /// UID BODY.PEEK[].
+    Body,
+    /// UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID Date)].
+    IdentHeaders,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    Replace,
+    Add,
+    Remove,
+}
+
+/// One message to APPEND.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendMessage<'a> {
+    pub flags: &'a [String],
+    pub internal_date: Option<&'a DateTime<FixedOffset>>,
+    pub body: &'a [u8],
+}
+
+pub struct Session {
+    conn: Conn,
+    caps: Vec<String>,
+    selected: Option<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("selected", &self.selected)
+            .finish()
+    }
+}
+
+fn mailbox(name: &str) -> Result<Mailbox<'_>, ImapError> {
+    Mailbox::try_from(name)
+        .map_err(|e| ImapError::Protocol(format!("bad mailbox name {name:?}: {e}")))
+}
+
+fn seqset(uids: &str) -> Result<SequenceSet, ImapError> {
+    SequenceSet::try_from(uids)
+        .map_err(|e| ImapError::Protocol(format!("bad UID set {uids:?}: {e}")))
+}
+
+fn flag(s: &str) -> Result<Flag<'_>, ImapError> {
+    Flag::try_from(s).map_err(|e| ImapError::Protocol(format!("bad flag {s:?}: {e}")))
+}
+
+impl Session {
+    /// Connects, secures, authenticates and reads the capabilities.
+    #[tracing::instrument(skip(ep), fields(addr = %ep.display_addr(), user = %ep.auth.user()))]
+    pub async fn connect(ep: &Endpoint) -> Result<Session, ImapError> {
+        let tcp = connect_tcp(&ep.host, ep.port).await?;
+        let stream = match ep.security {
+            Security::Tls => start_tls(tcp, &ep.host, ep.ca_file.as_deref()).await?,
+            _ => Stream::Plain(tcp),
+        };
+        let mut conn = Conn::new(stream);
+        let greeting_caps = conn.read_greeting().await?;
+        if ep.security == Security::StartTls {
+            conn.send_line(b"s0 STARTTLS").await?;
+            let c = conn.wait("s0").await?;
+            if c.outcome != Outcome::Ok {
+                return Err(ImapError::Tls(format!("STARTTLS refused: {}", c.text)));
+            }
+            let Stream::Plain(tcp) = conn.into_stream() else {
+                return Err(ImapError::Tls("STARTTLS on a TLS stream".into()));
+            };
+            conn = Conn::new(start_tls(tcp, &ep.host, ep.ca_file.as_deref()).await?);
+        }
+        let mut session = Session {
+            conn,
+            caps: Vec::new(),
+            selected: None,
+        };
+        match greeting_caps {
+            Some(caps) if ep.security != Security::StartTls => session.caps = caps,
+            _ => session.capability().await?,
+        }
+        if ep.security != Security::Plain && !session.conn.is_tls() {
+            return Err(ImapError::PlaintextRefused);
+        }
+        let done = auth::authenticate(&mut session.conn, &ep.auth, &session.caps).await?;
+        session.conn.untagged.clear();
+        match done.code {
+            Some(RespCode::Capability(caps)) => session.caps = caps,
+            _ => session.capability().await?,
+        }
+        Ok(session)
+    }
+
+    pub fn capabilities(&self) -> &[String] {
+        &self.caps
+    }
+
+    pub fn has_cap(&self, cap: &str) -> bool {
+        self.caps.iter().any(|c| c.eq_ignore_ascii_case(cap))
+    }
+
+    /// Runs one command and fails unless the server answers OK.
+    async fn run(
+        &mut self,
+        name: &'static str,
+        body: CommandBody<'_>,
+    ) -> Result<Vec<Untagged>, ImapError> {
+        let tag = self.conn.send(body).await?;
+        let c = self.conn.wait(&tag).await?;
+        let data = std::mem::take(&mut self.conn.untagged);
+        if c.outcome != Outcome::Ok {
+            return Err(refused(name, c));
+        }
+        Ok(data)
+    }
+
+    pub async fn capability(&mut self) -> Result<(), ImapError> {
+        for u in self.run("CAPABILITY", CommandBody::Capability).await? {
+            if let Untagged::Capability(caps) = u {
+                self.caps = caps;
+            }
+        }
+        Ok(())
+    }
+
+    /// The personal namespace (prefix and separator), when the server has NAMESPACE.
+    pub async fn namespace(&mut self) -> Result<Option<Namespace>, ImapError> {
+        if !self.has_cap("NAMESPACE") {
+            return Ok(None);
+        }
+        let data = self.run("NAMESPACE", CommandBody::Namespace).await?;
+        Ok(data.into_iter().find_map(|u| match u {
+            Untagged::Namespace(ns) => ns.into_iter().next(),
+            _ => None,
+        }))
+    }
+
+    /// `LIST "" "*"`: every mailbox with its attributes (special-use included).
+    pub async fn list(&mut self) -> Result<Vec<ListEntry>, ImapError> {
+        let body = CommandBody::List {
+            reference: mailbox("")?,
+            mailbox_wildcard: ListMailbox::try_from("*")
+                .map_err(|e| ImapError::Protocol(e.to_string()))?,
+        };
+        Ok(self
+            .run("LIST", body)
+            .await?
+            .into_iter()
+            .filter_map(|u| match u {
+                Untagged::List(e) => Some(e),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// `LSUB "" "*"`: subscribed names.
+    pub async fn lsub(&mut self) -> Result<Vec<String>, ImapError> {
+        let body = CommandBody::Lsub {
+            reference: mailbox("")?,
+            mailbox_wildcard: ListMailbox::try_from("*")
+                .map_err(|e| ImapError::Protocol(e.to_string()))?,
+        };
+        Ok(self
+            .run("LSUB", body)
+            .await?
+            .into_iter()
+            .filter_map(|u| match u {
+                Untagged::Lsub(e) => Some(e.name),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// A cheap post-login probe (LIST of INBOX).
+    pub async fn list_probe(&mut self) -> Result<(), ImapError> {
+        let body = CommandBody::List {
+            reference: mailbox("")?,
+            mailbox_wildcard: ListMailbox::try_from("INBOX")
+                .map_err(|e| ImapError::Protocol(e.to_string()))?,
+        };
+        self.run("LIST", body).await.map(|_| ())
+    }
+
+    pub async fn create(&mut self, name: &str) -> Result<(), ImapError> {
+        self.run(
+            "CREATE",
+            CommandBody::Create {
+                mailbox: mailbox(name)?,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn subscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        self.run(
+            "SUBSCRIBE",
+            CommandBody::Subscribe {
+                mailbox: mailbox(name)?,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// SELECT (or EXAMINE when `read_only`), with CONDSTORE when advertised.
+    pub async fn select(&mut self, name: &str, read_only: bool) -> Result<Selected, ImapError> {
+        let parameters = if self.has_cap("CONDSTORE") {
+            vec![SelectParameter::CondStore]
+        } else {
+            vec![]
+        };
+        let mb = mailbox(name)?;
+        let (cmd, body) = if read_only {
+            (
+                "EXAMINE",
+                CommandBody::Examine {
+                    mailbox: mb,
+                    parameters,
+                },
+            )
+        } else {
+            (
+                "SELECT",
+                CommandBody::Select {
+                    mailbox: mb,
+                    parameters,
+                },
+            )
+        };
+        self.selected = None;
+        let data = self.run(cmd, body).await?;
+        let mut sel = Selected {
+            name: name.to_owned(),
+            read_only,
+            ..Selected::default()
+        };
+        for u in data {
+            match u {
+                Untagged::Exists(n) => sel.exists = n,
+                Untagged::Code(RespCode::UidValidity(v)) => sel.uid_validity = v,
+                Untagged::Code(RespCode::UidNext(v)) => sel.uid_next = Some(v),
+                Untagged::Code(RespCode::HighestModSeq(v)) => sel.highest_modseq = Some(v),
+                Untagged::Code(RespCode::PermanentFlags(f)) => sel.permanent_flags = f,
+                _ => {}
+            }
+        }
+        self.selected = Some(name.to_owned());
+        Ok(sel)
+    }
+
+    pub fn selected(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// STATUS for several mailboxes, pipelined. Per-mailbox failures are returned
+    /// per name; a broken connection fails the whole call.
+    pub async fn status_many(
+        &mut self,
+        names: &[String],
+        modseq: bool,
+    ) -> Result<HashMap<String, Result<MailboxStatus, ImapError>>, ImapError> {
+        let mut items = vec![
+            StatusDataItemName::Messages,
+            StatusDataItemName::UidNext,
+            StatusDataItemName::UidValidity,
+        ];
+        if modseq && self.has_cap("CONDSTORE") {
+            items.push(StatusDataItemName::HighestModSeq);
+        }
+        let mut tags = Vec::with_capacity(names.len());
+        for name in names {
+            let body = CommandBody::Status {
+                mailbox: mailbox(name)?,
+                item_names: items.clone().into(),
+            };
+            tags.push((name, self.conn.send(body).await?));
+        }
+        let mut out = HashMap::new();
+        let mut failures = HashMap::new();
+        for (name, tag) in &tags {
+            let c = self.conn.wait(tag).await?;
+            if c.outcome != Outcome::Ok {
+                failures.insert((*name).clone(), refused("STATUS", c));
+            }
+        }
+        for u in std::mem::take(&mut self.conn.untagged) {
+            if let Untagged::Status(name, st) = u {
+                out.insert(name, Ok(st));
+            }
+        }
+        for (name, e) in failures {
+            out.insert(name, Err(e));
+        }
+        Ok(out)
+    }
+
+    fn fetch_names(
+        &self,
+        items: FetchItems,
+    ) -> Result<Vec<MessageDataItemName<'static>>, ImapError> {
+        let condstore = self.has_cap("CONDSTORE");
+        let mut names = vec![MessageDataItemName::Uid];
+        match items {
+            FetchItems::Meta => {
+                names.extend([
+                    MessageDataItemName::Flags,
+                    MessageDataItemName::InternalDate,
+                    MessageDataItemName::Rfc822Size,
+                ]);
+                if condstore {
+                    names.push(MessageDataItemName::ModSeq);
+                }
+            }
+            FetchItems::Flags => {
+                names.push(MessageDataItemName::Flags);
+                if condstore {
+                    names.push(MessageDataItemName::ModSeq);
+                }
+            }
+            FetchItems::Body => names.push(MessageDataItemName::BodyExt {
+                section: None,
+                partial: None,
+                peek: true,
+            }),
+            FetchItems::IdentHeaders => {
+                let fields: Vec<AString<'static>> = ["Message-ID", "Date"]
+                    .into_iter()
+                    .filter_map(|f| AString::try_from(f).ok())
+                    .collect();
+                let fields = Vec1::try_from(fields)
+                    .map_err(|_| ImapError::Protocol("header list".into()))?;
+                names.push(MessageDataItemName::Rfc822Size);
+                names.push(MessageDataItemName::BodyExt {
+                    section: Some(Section::HeaderFields(None, fields)),
+                    partial: None,
+                    peek: true,
+                });
+            }
+        }
+        Ok(names)
+    }
+
+    /// Queues a UID FETCH without waiting (pipelining); collect with `finish_fetch`.
+    pub async fn start_fetch(
+        &mut self,
+        uids: &str,
+        items: FetchItems,
+        changed_since: Option<u64>,
+    ) -> Result<String, ImapError> {
+        let modifiers = match changed_since.and_then(NonZeroU64::new) {
+            Some(m) if self.has_cap("CONDSTORE") => vec![FetchModifier::ChangedSince(m)],
+            _ => vec![],
+        };
+        let body = CommandBody::Fetch {
+            sequence_set: seqset(uids)?,
+            macro_or_item_names: MacroOrMessageDataItemNames::MessageDataItemNames(
+                self.fetch_names(items)?,
+            ),
+            uid: true,
+            modifiers,
+        };
+        let tag = self.conn.send(body).await?;
+        self.conn.flush().await?;
+        Ok(tag)
+    }
+
+    /// Waits for a FETCH queued with `start_fetch` and returns the FETCH data seen
+    /// so far (unsolicited flag updates included; callers key by UID).
+    pub async fn finish_fetch(&mut self, tag: &str) -> Result<Vec<FetchData>, ImapError> {
+        let c = self.conn.wait(tag).await?;
+        let data = self.take_fetches();
+        if c.outcome != Outcome::Ok {
+            return Err(refused("UID FETCH", c));
+        }
+        Ok(data)
+    }
+
+    fn take_fetches(&mut self) -> Vec<FetchData> {
+        let mut out = Vec::new();
+        let mut rest = Vec::new();
+        for u in std::mem::take(&mut self.conn.untagged) {
+            match u {
+                Untagged::Fetch(f) if f.uid.is_some() => out.push(f),
+                Untagged::Fetch(_) => {}
+                other => rest.push(other),
+            }
+        }
+        self.conn.untagged = rest;
+        out
+    }
+
+    pub async fn uid_fetch(
+        &mut self,
+        uids: &str,
+        items: FetchItems,
+        changed_since: Option<u64>,
+    ) -> Result<Vec<FetchData>, ImapError> {
+        let tag = self.start_fetch(uids, items, changed_since).await?;
+        self.finish_fetch(&tag).await
+    }
+
+    /// `UID SEARCH ALL`.
+    pub async fn uid_search_all(&mut self) -> Result<Vec<u32>, ImapError> {
+        let body = CommandBody::Search {
+            charset: None,
+            criteria: Vec1::from(SearchKey::All),
+            uid: true,
+        };
+        let mut out = Vec::new();
+        for u in self.run("UID SEARCH", body).await? {
+            if let Untagged::Search(uids) = u {
+                out.extend(uids);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// APPENDs several messages to `mailbox`, pipelined (LITERAL+ when
+    /// advertised). Each result carries the APPENDUID when the server sends one.
+    pub async fn append_many(
+        &mut self,
+        mailbox_name: &str,
+        messages: &[AppendMessage<'_>],
+    ) -> Result<Vec<Result<Option<u32>, ImapError>>, ImapError> {
+        let literal_plus = self.has_cap("LITERAL+");
+        let binary = self.has_cap("BINARY");
+        let mut tags = Vec::with_capacity(messages.len());
+        for m in messages {
+            if m.body.contains(&0) && !binary {
+                tags.push(Err(ImapError::Unsupported(
+                    "BINARY (message contains NUL bytes)",
+                )));
+                continue;
+            }
+            let tag = self
+                .conn
+                .send_append(mailbox_name, m.flags, m.internal_date, m.body, literal_plus)
+                .await;
+            match tag {
+                Ok(t) => tags.push(Ok(t)),
+                // A sync literal refused: this message failed, the connection is fine.
+                Err(e @ ImapError::Refused { .. }) => tags.push(Err(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        self.conn.flush().await?;
+        let mut out = Vec::with_capacity(tags.len());
+        for tag in tags {
+            let tag = match tag {
+                Ok(t) => t,
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            let c = self.conn.wait(&tag).await?;
+            out.push(match (c.outcome, &c.code) {
+                (Outcome::Ok, Some(RespCode::AppendUid { uid, .. })) => Ok(Some(*uid)),
+                (Outcome::Ok, _) => Ok(None),
+                _ => Err(refused("APPEND", c)),
+            });
+        }
+        // EXISTS and the like from appending into the selected mailbox: not ours.
+        self.conn
+            .untagged
+            .retain(|u| matches!(u, Untagged::Fetch(_)));
+        Ok(out)
+    }
+
+    /// `UID STORE uids [+-]FLAGS.SILENT (flags)`.
+    pub async fn uid_store(
+        &mut self,
+        uids: &str,
+        flags: &[String],
+        mode: StoreMode,
+    ) -> Result<(), ImapError> {
+        let flags = flags
+            .iter()
+            .map(|f| flag(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = CommandBody::Store {
+            sequence_set: seqset(uids)?,
+            kind: match mode {
+                StoreMode::Replace => StoreType::Replace,
+                StoreMode::Add => StoreType::Add,
+                StoreMode::Remove => StoreType::Remove,
+            },
+            response: StoreResponse::Silent,
+            flags,
+            uid: true,
+            modifiers: vec![],
+        };
+        self.run("UID STORE", body).await.map(|_| ())
+    }
+
+    /// `UID EXPUNGE` (UIDPLUS): removes only the given UIDs.
+    pub async fn uid_expunge(&mut self, uids: &str) -> Result<(), ImapError> {
+        if !self.has_cap("UIDPLUS") {
+            return Err(ImapError::Unsupported("UIDPLUS"));
+        }
+        self.run(
+            "UID EXPUNGE",
+            CommandBody::ExpungeUid {
+                sequence_set: seqset(uids)?,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Best-effort LOGOUT.
+    pub async fn logout(mut self) {
+        if let Ok(tag) = self.conn.send(CommandBody::Logout).await {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), self.conn.wait(&tag)).await;
+        }
+    }
+}
+
+/// Compresses sorted UIDs into an IMAP set string (`1:5,7,9:10`).
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
