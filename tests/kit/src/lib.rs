@@ -8,13 +8,27 @@
 
 mod dovecot;
 mod maildir;
+mod mailgen;
+mod mariadb;
 mod ports;
 pub mod probe;
 mod process;
+mod radicale;
+mod slapd;
+mod smtp;
+mod stack;
 
 pub use dovecot::{Dovecot, DovecotOptions};
 pub use maildir::{FALLBACK_DATE, LoadStats};
+pub use mailgen::{GeneratedMail, generate_mail};
+pub use mariadb::MariaDb;
 pub use ports::{Ports, free_port};
+pub use radicale::Radicale;
+pub use slapd::{Slapd, SlapdOptions};
+pub use smtp::{ReceivedMail, SmtpSink};
+pub use stack::{
+    DEMO_LDAP_ADMIN_PASSWORD, DEMO_MASTER_PASSWORD, DEMO_USERS, DemoUser, Stack, demo_users_csv,
+};
 
 use anyhow::Context as _;
 use std::os::unix::fs::PermissionsExt as _;

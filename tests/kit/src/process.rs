@@ -104,7 +104,6 @@ impl ServerProcess {
     }
 
     /// Waits until every port accepts TCP connections.
-    #[allow(dead_code)]
     pub(crate) fn wait_ports(&mut self, ports: &[u16]) -> anyhow::Result<()> {
         self.wait_ready(|| {
             for p in ports {
