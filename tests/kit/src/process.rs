@@ -17,7 +17,7 @@ pub(crate) struct ServerProcess {
     name: String,
     child: Child,
     logs: Vec<PathBuf>,
-    watchdog: Option<Child>,
+    watchdog: Option<Watchdog>,
 }
 
 impl ServerProcess {
@@ -118,8 +118,8 @@ impl ServerProcess {
     /// on a graceful shutdown, and test servers hold nothing worth flushing.
     pub(crate) fn stop(&mut self) {
         if let Some(mut w) = self.watchdog.take() {
-            let _ = w.kill();
-            let _ = w.wait();
+            let _ = w.child.kill();
+            let _ = w.child.wait();
         }
         if let Ok(None) = self.child.try_wait() {
             if let Some(pid) = Pid::from_raw(self.child.id() as i32) {
@@ -137,22 +137,30 @@ impl Drop for ServerProcess {
     }
 }
 
-/// A `sh` loop that kills the server's process group once this process is gone
+/// A `sh` that kills the server's process group once this process is gone
 /// (test killed by a timeout, demo killed with SIGKILL): no orphaned daemons.
-fn spawn_watchdog(server_pid: u32) -> Option<Child> {
-    let script =
-        r#"while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -KILL -- "-$1" 2>/dev/null"#;
-    Command::new("/bin/sh")
+/// It waits for EOF on a pipe whose write end only this process holds; polling
+/// our pid would not work where PID 1 never reaps zombies (some containers).
+fn spawn_watchdog(server_pid: u32) -> Option<Watchdog> {
+    // dash wants `-s KILL --` before a negative (process group) id
+    let script = r#"read _ignored; kill -s KILL -- "-$0" 2>/dev/null"#;
+    let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(script)
-        .arg(std::process::id().to_string())
         .arg(server_pid.to_string())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .ok()
+        .ok()?;
+    let pipe = child.stdin.take()?;
+    Some(Watchdog { child, _pipe: pipe })
+}
+
+struct Watchdog {
+    child: Child,
+    _pipe: std::process::ChildStdin,
 }
 
 /// Connects to 127.0.0.1:port with a short timeout.

@@ -125,6 +125,11 @@ impl SmtpSink {
         }
     }
 
+    /// Where messages land: `<n>.eml` (DATA bytes) and `<n>.json` (envelope).
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool
+    }
+
     /// Forgets all received messages.
     pub fn clear(&self) -> anyhow::Result<()> {
         for e in std::fs::read_dir(&self.spool)? {
