@@ -1,2 +1,4 @@
 
+mod autoconfig;
+mod mailer;
 mod portal;
