@@ -20,13 +20,18 @@ impl Drop for Server {
 }
 
 async fn serve(config: Arc<Config>, dir: Directory) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let app = router(AutoconfigState::new(config, dir));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
-    Server { base: format!("http://{addr}"), task }
+    Server {
+        base: format!("http://{addr}"),
+        task,
+    }
 }
 
 async fn mozilla(http: &reqwest::Client, base: &str, email: &str) -> (u16, String) {
@@ -75,14 +80,22 @@ fn slapd_ldap_config(slapd: &Slapd) -> LdapConfig {
 async fn answers_follow_the_directory_flag() {
     let slapd = Slapd::start(SlapdOptions::default()).expect("start slapd");
     slapd
-        .add_user("u-ac-1", "alice.ac@example.com", "Alice Autoconfig", "secret", "legacy")
+        .add_user(
+            "u-ac-1",
+            "alice.ac@example.com",
+            "Alice Autoconfig",
+            "secret",
+            "legacy",
+        )
         .expect("add user");
 
     let mut config = Config::default();
     config.ldap = slapd_ldap_config(&slapd);
     config.autoconfig.domains = vec!["example.com".into()];
     let config = Arc::new(config);
-    let dir = Directory::connect(&config.ldap).await.expect("connect to slapd");
+    let dir = Directory::connect(&config.ldap)
+        .await
+        .expect("connect to slapd");
     let server = serve(config.clone(), dir.clone()).await;
     let http = reqwest::Client::new();
     let legacy = &config.autoconfig.legacy;
@@ -90,16 +103,29 @@ async fn answers_follow_the_directory_flag() {
 
     let (status, xml) = mozilla(&http, &server.base, "alice.ac@example.com").await;
     assert_eq!(status, 200);
-    assert!(xml.contains(&format!("<hostname>{}</hostname>", legacy.imap_host)), "{xml}");
-    assert!(xml.contains("<username>alice.ac@example.com</username>"), "{xml}");
-    assert!(pox(&http, &server.base, "alice.ac@example.com").await.contains(&format!("<Server>{}</Server>", legacy.imap_host)));
+    assert!(
+        xml.contains(&format!("<hostname>{}</hostname>", legacy.imap_host)),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<username>alice.ac@example.com</username>"),
+        "{xml}"
+    );
+    assert!(
+        pox(&http, &server.base, "alice.ac@example.com")
+            .await
+            .contains(&format!("<Server>{}</Server>", legacy.imap_host))
+    );
 
     // Unknown users in a served domain get the generic legacy answer, not an error.
     let (status, xml) = mozilla(&http, &server.base, "nobody@example.com").await;
     assert_eq!(status, 200);
     assert!(xml.contains(&format!("<hostname>{}</hostname>", legacy.imap_host)));
     // Domains we do not serve: 404.
-    assert_eq!(mozilla(&http, &server.base, "alice@example.org").await.0, 404);
+    assert_eq!(
+        mozilla(&http, &server.base, "alice@example.org").await.0,
+        404
+    );
 
     dir.flip_to_target(&EmailAddress::parse("alice.ac@example.com").expect("address"))
         .await
@@ -107,9 +133,21 @@ async fn answers_follow_the_directory_flag() {
 
     let (status, xml) = mozilla(&http, &server.base, "alice.ac@example.com").await;
     assert_eq!(status, 200);
-    assert!(xml.contains(&format!("<hostname>{}</hostname>", target.imap_host)), "{xml}");
-    assert!(xml.contains(&format!("<hostname>{}</hostname>", target.smtp_host)), "{xml}");
+    assert!(
+        xml.contains(&format!("<hostname>{}</hostname>", target.imap_host)),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("<hostname>{}</hostname>", target.smtp_host)),
+        "{xml}"
+    );
     let answer = pox(&http, &server.base, "alice.ac@example.com").await;
-    assert!(answer.contains(&format!("<Server>{}</Server>", target.imap_host)), "{answer}");
-    assert!(answer.contains(&format!("<Server>{}</Server>", target.smtp_host)), "{answer}");
+    assert!(
+        answer.contains(&format!("<Server>{}</Server>", target.imap_host)),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(&format!("<Server>{}</Server>", target.smtp_host)),
+        "{answer}"
+    );
 }

@@ -51,22 +51,38 @@ async fn a_notice_is_delivered_exactly_once() {
     let sink = SmtpSink::start(None).expect("start SMTP sink");
     let (_dir, db) = temp_db().await;
     let notice = moved_notice("u-mail-1", "alice@example.com", "moved");
-    assert!(db.enqueue_notice(&notice, "example.com").await.expect("enqueue"));
-    assert!(!db.enqueue_notice(&notice, "example.com").await.expect("enqueue again"), "dedupe key must hold");
+    assert!(
+        db.enqueue_notice(&notice, "example.com")
+            .await
+            .expect("enqueue")
+    );
+    assert!(
+        !db.enqueue_notice(&notice, "example.com")
+            .await
+            .expect("enqueue again"),
+        "dedupe key must hold"
+    );
 
     let mailer = Mailer::new(db.clone(), config(sink.port)).expect("mailer");
     assert_eq!(mailer.run_once().await.expect("first round"), 1);
     assert_eq!(mailer.run_once().await.expect("second round"), 0);
 
-    let received = sink.wait_for(1, Duration::from_secs(10)).expect("one message");
+    let received = sink
+        .wait_for(1, Duration::from_secs(10))
+        .expect("one message");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let all = sink.messages().expect("messages");
     assert_eq!(all.len(), 1, "exactly one message expected");
     assert_eq!(received.len(), 1);
 
-    let row = &db.notices_of(&UserId::parse("u-mail-1").expect("id")).await.expect("rows")[0];
+    let row = &db
+        .notices_of(&UserId::parse("u-mail-1").expect("id"))
+        .await
+        .expect("rows")[0];
     assert_eq!(row.state, "sent");
-    let parsed = mail_parser::MessageParser::default().parse(&all[0].data[..]).expect("parse mail");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&all[0].data[..])
+        .expect("parse mail");
     let to = parsed.to().and_then(|a| a.first()).expect("To");
     assert_eq!(to.address(), Some("alice@example.com"));
     assert_eq!(to.name(), Some("Alice Exämple"));
@@ -77,13 +93,23 @@ async fn a_notice_is_delivered_exactly_once() {
         Some(row.message_id.clone()),
         "the row's stable Message-ID"
     );
-    assert_eq!(parsed.subject(), Some("You have moved: your new mail settings"));
+    assert_eq!(
+        parsed.subject(),
+        Some("You have moved: your new mail settings")
+    );
     assert!(parsed.date().is_some());
     let text = parsed.body_text(0).expect("text part");
     assert!(text.contains("imap.new.example.net"), "{text}");
     let html = parsed.body_html(0).expect("html part");
-    assert!(html.contains("<strong>smtp.new.example.net</strong>"), "{html}");
-    assert!(all[0].rcpt_to.iter().any(|r| r == "alice@example.com"), "{:?}", all[0].rcpt_to);
+    assert!(
+        html.contains("<strong>smtp.new.example.net</strong>"),
+        "{html}"
+    );
+    assert!(
+        all[0].rcpt_to.iter().any(|r| r == "alice@example.com"),
+        "{:?}",
+        all[0].rcpt_to
+    );
 }
 
 #[tokio::test]
@@ -92,22 +118,34 @@ async fn permanent_failures_give_up_and_transient_ones_are_rescheduled() {
     let (_dir, db) = temp_db().await;
 
     // A template that does not exist can never be sent: given up at once.
-    db.enqueue_notice(&moved_notice("u-mail-2", "bob@example.com", "no_such_template"), "example.com")
-        .await
-        .expect("enqueue");
+    db.enqueue_notice(
+        &moved_notice("u-mail-2", "bob@example.com", "no_such_template"),
+        "example.com",
+    )
+    .await
+    .expect("enqueue");
     let mailer = Mailer::new(db.clone(), config(sink.port)).expect("mailer");
     assert_eq!(mailer.run_once().await.expect("round"), 0);
-    let rows = db.notices_of(&UserId::parse("u-mail-2").expect("id")).await.expect("rows");
+    let rows = db
+        .notices_of(&UserId::parse("u-mail-2").expect("id"))
+        .await
+        .expect("rows");
     assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("failed", 1));
 
     // Nobody listening: a transient failure, retried later, not in this round.
     let closed = cutover_testkit::free_port().expect("free port");
-    db.enqueue_notice(&moved_notice("u-mail-3", "carol@example.com", "moved"), "example.com")
-        .await
-        .expect("enqueue");
+    db.enqueue_notice(
+        &moved_notice("u-mail-3", "carol@example.com", "moved"),
+        "example.com",
+    )
+    .await
+    .expect("enqueue");
     let offline = Mailer::new(db.clone(), config(closed)).expect("mailer");
     assert_eq!(offline.run_once().await.expect("round"), 0);
-    let rows = db.notices_of(&UserId::parse("u-mail-3").expect("id")).await.expect("rows");
+    let rows = db
+        .notices_of(&UserId::parse("u-mail-3").expect("id"))
+        .await
+        .expect("rows");
     assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("pending", 1));
     assert!(sink.messages().expect("messages").is_empty());
 }
