@@ -6,7 +6,9 @@ use cutover_core::config::LdapConfig;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry, ldap_escape};
 use secrecy::ExposeSecret;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::RwLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -36,36 +38,72 @@ pub enum Route {
     Unset,
 }
 
+/// A shared, bound connection to the directory. The `Ldap` handle is
+/// multiplexed, so one `Directory` serves concurrent callers; when the server
+/// drops the connection (restart, idle timeout) the next call reconnects.
 #[derive(Clone)]
 pub struct Directory {
-    ldap: Ldap,
+    ldap: Arc<RwLock<Ldap>>,
     config: LdapConfig,
 }
 
+async fn open(config: &LdapConfig) -> Result<Ldap, DirectoryError> {
+    let settings = LdapConnSettings::new().set_conn_timeout(Duration::from_secs(10));
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
+        .await
+        .map_err(|source| DirectoryError::Connect {
+            url: config.url.clone(),
+            source,
+        })?;
+    ldap3::drive!(conn);
+    if !config.bind_dn.is_empty() {
+        let pw = config
+            .bind_password
+            .as_ref()
+            .map(|p| p.expose_secret())
+            .unwrap_or("");
+        ldap.simple_bind(&config.bind_dn, pw).await?.success()?;
+    }
+    Ok(ldap)
+}
+
+/// Errors of the transport rather than of the request: worth one reconnect.
+fn is_connection_error(e: &ldap3::LdapError) -> bool {
+    use ldap3::LdapError as E;
+    matches!(
+        e,
+        E::Io { .. } | E::OpSend { .. } | E::ResultRecv { .. } | E::EndOfStream | E::Timeout { .. }
+    )
+}
+
 impl Directory {
-    /// Connects and binds with the service account. The `Ldap` handle is
-    /// multiplexed, so one `Directory` serves concurrent callers.
+    /// Connects and binds with the service account.
     pub async fn connect(config: &LdapConfig) -> Result<Directory, DirectoryError> {
-        let settings = LdapConnSettings::new().set_conn_timeout(Duration::from_secs(10));
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
-            .await
-            .map_err(|source| DirectoryError::Connect {
-                url: config.url.clone(),
-                source,
-            })?;
-        ldap3::drive!(conn);
-        if !config.bind_dn.is_empty() {
-            let pw = config
-                .bind_password
-                .as_ref()
-                .map(|p| p.expose_secret())
-                .unwrap_or("");
-            ldap.simple_bind(&config.bind_dn, pw).await?.success()?;
-        }
+        let ldap = open(config).await?;
         Ok(Directory {
-            ldap,
+            ldap: Arc::new(RwLock::new(ldap)),
             config: config.clone(),
         })
+    }
+
+    async fn search(&self, filter: &str) -> Result<Vec<ldap3::ResultEntry>, DirectoryError> {
+        let attrs = vec![self.config.flag_attribute.as_str()];
+        let base = self.config.base_dn.as_str();
+        let mut ldap = self.ldap.read().await.clone();
+        let res = match ldap
+            .search(base, Scope::Subtree, filter, attrs.clone())
+            .await
+        {
+            Err(e) if is_connection_error(&e) => {
+                tracing::warn!(error = %e, "directory connection lost; reconnecting");
+                let mut fresh = open(&self.config).await?;
+                *self.ldap.write().await = fresh.clone();
+                fresh.search(base, Scope::Subtree, filter, attrs).await?
+            }
+            other => other?,
+        };
+        let (entries, _) = res.success()?;
+        Ok(entries)
     }
 
     async fn find(&self, email: &EmailAddress) -> Result<SearchEntry, DirectoryError> {
@@ -73,16 +111,7 @@ impl Directory {
             .config
             .user_filter
             .replace("{email}", &ldap_escape(email.as_str()));
-        let mut ldap = self.ldap.clone();
-        let (entries, _) = ldap
-            .search(
-                &self.config.base_dn,
-                Scope::Subtree,
-                &filter,
-                vec![self.config.flag_attribute.as_str()],
-            )
-            .await?
-            .success()?;
+        let entries = self.search(&filter).await?;
         match entries.len() {
             0 => Err(DirectoryError::NoSuchUser(email.clone())),
             1 => Ok(SearchEntry::construct(
@@ -132,8 +161,9 @@ impl Directory {
     }
 
     async fn set_route(&self, email: &EmailAddress, value: &str) -> Result<(), DirectoryError> {
+        // find() has just refreshed the connection if it had dropped.
         let entry = self.find(email).await?;
-        let mut ldap = self.ldap.clone();
+        let mut ldap = self.ldap.read().await.clone();
         let values = HashSet::from([value]);
         ldap.modify(
             &entry.dn,
