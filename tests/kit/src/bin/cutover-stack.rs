@@ -155,6 +155,19 @@ fn stack_env(stack: &Stack, csv: &Path, state_dir: &Path) -> Vec<(String, String
         v("SMTP_SPOOL", stack.smtp.spool_dir().display().to_string()),
         v("USERS_CSV", csv.display().to_string()),
         v("STATE_DIR", state_dir.display().to_string()),
+        // the secrets examples/demo.toml leaves to the environment
+        (
+            "CUTOVER_LEGACY__MASTER_PASSWORD".into(),
+            stack.legacy.master_password.clone(),
+        ),
+        (
+            "CUTOVER_TARGET__MASTER_PASSWORD".into(),
+            stack.target.master_password.clone(),
+        ),
+        (
+            "CUTOVER_LDAP__BIND_PASSWORD".into(),
+            stack.ldap.admin_password.clone(),
+        ),
     ]
 }
 
