@@ -1,4 +1,12 @@
+//! End-to-end tests against real servers, started by the test kit. All
+//! integration tests compile into this one binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod autoconfig;
+mod copy;
+mod cutover;
+mod db;
 mod mailer;
 mod portal;
+mod support;

@@ -61,3 +61,31 @@ pub async fn fingerprint(ep: &Endpoint) -> Fingerprint {
 pub fn total_messages(fp: &Fingerprint) -> usize {
     fp.values().map(Vec::len).sum()
 }
+
+/// Asserts two fingerprints are equal, naming the first difference per folder.
+pub fn assert_same_mailbox(legacy: &Fingerprint, target: &Fingerprint) {
+    let mut problems = Vec::new();
+    for (folder, msgs) in legacy {
+        match target.get(folder) {
+            None => problems.push(format!("{folder}: missing on target ({} messages)", msgs.len())),
+            Some(t) if t != msgs => {
+                let missing: Vec<_> = msgs.iter().filter(|m| !t.contains(m)).take(3).collect();
+                let extra: Vec<_> = t.iter().filter(|m| !msgs.contains(m)).take(3).collect();
+                problems.push(format!(
+                    "{folder}: {} on legacy, {} on target; e.g. only on legacy {missing:?}, only on target {extra:?}",
+                    msgs.len(),
+                    t.len()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    // The target platform may create its default folders; they must not hold
+    // anything that did not come from the source.
+    for (folder, msgs) in target.iter().filter(|(f, _)| !legacy.contains_key(*f)) {
+        if !msgs.is_empty() {
+            problems.push(format!("{folder}: only on target, with {} messages", msgs.len()));
+        }
+    }
+    assert!(problems.is_empty(), "mailboxes differ:\n{}", problems.join("\n"));
+}
