@@ -39,16 +39,14 @@ pub enum ConfigError {
     Secret(#[from] SecretError),
 }
 
-/// Environment variables under `CUTOVER_` that belong to commands, not to the
-/// configuration tree (e.g. `cutover copy`'s passwords); they must not be
-/// mistaken for unknown keys.
-const NON_CONFIG_ENV: &[&str] = &[
-    "config",
-    "log",
-    "source_password",
-    "target_password",
-    "database",
-];
+/// Every configuration key is nested in a section, so configuration variables
+/// always contain `__` (`CUTOVER_WORKER__CONCURRENCY`). Other `CUTOVER_*`
+/// variables belong to commands (`CUTOVER_SOURCE_PASSWORD` of `cutover copy`,
+/// `CUTOVER_CONFIG`, `CUTOVER_LOG`) or to tools around us, and are left alone;
+/// a misspelt nested key is still rejected with its name.
+fn is_config_env(key: &str) -> bool {
+    key.contains("__")
+}
 
 impl Config {
     /// Builds the figment without extracting it, so the binary can merge CLI flags last.
@@ -59,7 +57,7 @@ impl Config {
         }
         fig.merge(
             Env::prefixed("CUTOVER_")
-                .ignore(NON_CONFIG_ENV)
+                .filter(|k| is_config_env(k.as_str()))
                 .split("__")
                 .lowercase(true),
         )

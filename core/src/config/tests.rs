@@ -77,6 +77,7 @@ fn env_layer_overrides_file_and_unknown_env_key_is_named() {
         jail.create_file("c.toml", "[worker]\nconcurrency = 2\n")?;
         jail.set_env("CUTOVER_WORKER__CONCURRENCY", "6");
         jail.set_env("CUTOVER_SOURCE_PASSWORD", "not-config");
+        jail.set_env("CUTOVER_DEMO_LEGACY_IMAP", "14143");
         let cfg = Config::load(Some(std::path::Path::new("c.toml"))).map_err(|e| e.to_string())?;
         assert_eq!(cfg.worker.concurrency, 6);
         jail.set_env("CUTOVER_WORKER__CONCURENCY", "6");

@@ -60,6 +60,15 @@ impl Db {
                     "in-memory SQLite is not supported; give a file path".into(),
                 ));
             }
+            // Create the file's directory, as SQLite creates only the file.
+            let path = rest.split('?').next().unwrap_or_default();
+            if let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    DbError::Config(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
             let sep = if rest.contains('?') { '&' } else { '?' };
             let url = if rest.contains("mode=") {
                 format!("sqlite://{rest}")
