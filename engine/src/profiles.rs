@@ -123,16 +123,15 @@ pub async fn import_csv<R: Read>(
         match db.upsert_profile(&profile).await {
             Ok(UpsertOutcome::Inserted) => {
                 report.inserted += 1;
-                if preload {
-                    if let Err(e) = db
+                if preload
+                    && let Err(e) = db
                         .enqueue(JobKind::Preload, &profile.id, cutover_core::db::now())
                         .await
-                    {
-                        report.errors.push(RowError {
-                            line,
-                            message: format!("user {}: cannot queue the preload: {e}", profile.id),
-                        });
-                    }
+                {
+                    report.errors.push(RowError {
+                        line,
+                        message: format!("user {}: cannot queue the preload: {e}", profile.id),
+                    });
                 }
             }
             Ok(UpsertOutcome::Updated) => report.updated += 1,

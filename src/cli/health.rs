@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 async fn tcp(host: &str, port: u16) -> anyhow::Result<()> {
-    tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((host, port)))
-        .await
-        .map_err(|_| anyhow::anyhow!("timed out"))??;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out"))??;
     Ok(())
 }
 
@@ -26,11 +29,33 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         db.ping().await?;
         anyhow::Ok(())
     };
-    report(&format!("database {}", super::redact_url(&config.database.url)), db.await);
-    let ldap = cutover_engine::directory::Directory::connect(&config.ldap).await.map(|_| ()).map_err(Into::into);
+    report(
+        &format!("database {}", super::redact_url(&config.database.url)),
+        db.await,
+    );
+    let ldap = cutover_engine::directory::Directory::connect(&config.ldap)
+        .await
+        .map(|_| ())
+        .map_err(Into::into);
     report(&format!("directory {}", config.ldap.url), ldap);
-    report(&format!("legacy IMAP {}:{}", config.legacy.host, config.legacy.port), tcp(&config.legacy.host, config.legacy.port).await);
-    report(&format!("target IMAP {}:{}", config.target.host, config.target.port), tcp(&config.target.host, config.target.port).await);
-    report(&format!("SMTP {}:{}", config.mailer.smtp_host, config.mailer.smtp_port), tcp(&config.mailer.smtp_host, config.mailer.smtp_port).await);
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    report(
+        &format!("legacy IMAP {}:{}", config.legacy.host, config.legacy.port),
+        tcp(&config.legacy.host, config.legacy.port).await,
+    );
+    report(
+        &format!("target IMAP {}:{}", config.target.host, config.target.port),
+        tcp(&config.target.host, config.target.port).await,
+    );
+    report(
+        &format!(
+            "SMTP {}:{}",
+            config.mailer.smtp_host, config.mailer.smtp_port
+        ),
+        tcp(&config.mailer.smtp_host, config.mailer.smtp_port).await,
+    );
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

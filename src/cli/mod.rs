@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "cutover", version, about = "Moves mailboxes from a legacy mail platform to a new one")]
+#[command(
+    name = "cutover",
+    version,
+    about = "Moves mailboxes from a legacy mail platform to a new one"
+)]
 pub struct Cli {
     /// TOML configuration file (layered over defaults, under CUTOVER_* env and --set).
     #[arg(long, global = true, env = "CUTOVER_CONFIG")]
@@ -80,7 +84,10 @@ pub enum Command {
 pub fn init_tracing(filter: Option<&str>) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Loads the layered configuration: defaults, file, env, then `--set`.
@@ -92,7 +99,11 @@ pub fn load_config(cli: &Cli) -> anyhow::Result<Arc<Config>> {
             .with_context(|| format!("--set {kv:?}: expected KEY=VALUE"))?;
         // Parse the value as TOML so numbers and booleans keep their type.
         let parsed: toml::Value = toml::from_str(&format!("v = {value}"))
-            .map(|t: toml::Table| t.get("v").cloned().unwrap_or(toml::Value::String(value.into())))
+            .map(|t: toml::Table| {
+                t.get("v")
+                    .cloned()
+                    .unwrap_or(toml::Value::String(value.into()))
+            })
             .unwrap_or_else(|_| toml::Value::String(value.to_string()));
         fig = fig.merge(figment::providers::Serialized::global(key, parsed));
     }

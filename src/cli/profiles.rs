@@ -21,12 +21,24 @@ pub enum ProfilesCmd {
 }
 
 pub async fn run(cmd: ProfilesCmd, config: &Config) -> anyhow::Result<ExitCode> {
-    let ProfilesCmd::Import { file, no_preload, json } = cmd;
+    let ProfilesCmd::Import {
+        file,
+        no_preload,
+        json,
+    } = cmd;
     let db = super::open_db(config).await?;
     db.migrate().await?;
-    let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
-    bar.set_style(ProgressStyle::with_template("{spinner} {pos} rows {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    let input =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} rows {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     let preload = config.worker.preload_on_import && !no_preload;
     let report = cutover_engine::profiles::import_csv(&db, input, preload, || bar.inc(1))
         .await
@@ -47,5 +59,9 @@ pub async fn run(cmd: ProfilesCmd, config: &Config) -> anyhow::Result<ExitCode> 
             report.errors.len()
         );
     }
-    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

@@ -9,8 +9,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 #[derive(Debug, Clone, Copy)]
@@ -22,11 +22,36 @@ pub struct Parts {
 }
 
 impl Parts {
-    pub const ALL: Parts = Parts { portal: true, autoconfig: true, worker: true, mailer: true };
-    pub const PORTAL: Parts = Parts { portal: true, autoconfig: false, worker: false, mailer: false };
-    pub const AUTOCONFIG: Parts = Parts { portal: false, autoconfig: true, worker: false, mailer: false };
-    pub const WORKER: Parts = Parts { portal: false, autoconfig: false, worker: true, mailer: false };
-    pub const MAILER: Parts = Parts { portal: false, autoconfig: false, worker: false, mailer: true };
+    pub const ALL: Parts = Parts {
+        portal: true,
+        autoconfig: true,
+        worker: true,
+        mailer: true,
+    };
+    pub const PORTAL: Parts = Parts {
+        portal: true,
+        autoconfig: false,
+        worker: false,
+        mailer: false,
+    };
+    pub const AUTOCONFIG: Parts = Parts {
+        portal: false,
+        autoconfig: true,
+        worker: false,
+        mailer: false,
+    };
+    pub const WORKER: Parts = Parts {
+        portal: false,
+        autoconfig: false,
+        worker: true,
+        mailer: false,
+    };
+    pub const MAILER: Parts = Parts {
+        portal: false,
+        autoconfig: false,
+        worker: false,
+        mailer: true,
+    };
 }
 
 fn with_metrics(router: Router, handle: &PrometheusHandle) -> Router {
@@ -34,15 +59,23 @@ fn with_metrics(router: Router, handle: &PrometheusHandle) -> Router {
     router.route("/metrics", get(move || std::future::ready(handle.render())))
 }
 
-async fn serve_http(name: &'static str, listen: String, router: Router, stop: CancellationToken) -> anyhow::Result<()> {
+async fn serve_http(
+    name: &'static str,
+    listen: String,
+    router: Router,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("{name}: cannot listen on {listen}"))?;
     info!(%name, addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-        .with_context(|| format!("{name} server"))
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.cancelled().await })
+    .await
+    .with_context(|| format!("{name} server"))
 }
 
 pub async fn run(config: Arc<Config>, parts: Parts) -> anyhow::Result<ExitCode> {
@@ -58,7 +91,12 @@ pub async fn run(config: Arc<Config>, parts: Parts) -> anyhow::Result<ExitCode> 
         cutover_portal::ensure_slots(&db, &config.slots, cutover_core::db::now()).await?;
         let state = cutover_portal::PortalState::new(db.clone(), config.clone());
         let router = with_metrics(cutover_portal::router(state), &metrics);
-        tasks.spawn(serve_http("portal", config.portal.listen.clone(), router, stop.clone()));
+        tasks.spawn(serve_http(
+            "portal",
+            config.portal.listen.clone(),
+            router,
+            stop.clone(),
+        ));
         // Keep offering slots as time moves on.
         let (db, slots, stop) = (db.clone(), config.slots.clone(), stop.clone());
         tasks.spawn(async move {
@@ -67,7 +105,9 @@ pub async fn run(config: Arc<Config>, parts: Parts) -> anyhow::Result<ExitCode> 
                     _ = tokio::time::sleep(Duration::from_secs(600)) => {}
                     _ = stop.cancelled() => return Ok(()),
                 }
-                if let Err(e) = cutover_portal::ensure_slots(&db, &slots, cutover_core::db::now()).await {
+                if let Err(e) =
+                    cutover_portal::ensure_slots(&db, &slots, cutover_core::db::now()).await
+                {
                     tracing::warn!(error = %e, "cannot extend the slot calendar");
                 }
             }
@@ -79,7 +119,12 @@ pub async fn run(config: Arc<Config>, parts: Parts) -> anyhow::Result<ExitCode> 
             .context("autoconfig needs the directory")?;
         let state = cutover_autoconfig::AutoconfigState::new(config.clone(), directory);
         let router = with_metrics(cutover_autoconfig::router(state), &metrics);
-        tasks.spawn(serve_http("autoconfig", config.autoconfig.listen.clone(), router, stop.clone()));
+        tasks.spawn(serve_http(
+            "autoconfig",
+            config.autoconfig.listen.clone(),
+            router,
+            stop.clone(),
+        ));
     }
     if parts.worker {
         let worker = cutover_engine::worker::Worker::new(db.clone(), config.clone());
@@ -115,13 +160,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -24,7 +24,9 @@ pub async fn run(cmd: SlotsCmd, config: &Config) -> anyhow::Result<ExitCode> {
                 cutover_core::db::now()
             } else {
                 chrono::DateTime::parse_from_rfc3339(&at)
-                    .with_context(|| format!("slot time {at:?}: expected RFC 3339, e.g. 2026-12-24T09:00:00Z"))?
+                    .with_context(|| {
+                        format!("slot time {at:?}: expected RFC 3339, e.g. 2026-12-24T09:00:00Z")
+                    })?
                     .timestamp()
             };
             let cap = capacity.unwrap_or(config.slots.capacity);
@@ -33,7 +35,13 @@ pub async fn run(cmd: SlotsCmd, config: &Config) -> anyhow::Result<ExitCode> {
         }
         SlotsCmd::List => {
             for s in db.open_slots(0, 1000).await? {
-                println!("{:>6}  {}  {}/{}", s.id.0, super::users::fmt_time(s.starts_at), s.booked, s.capacity);
+                println!(
+                    "{:>6}  {}  {}/{}",
+                    s.id.0,
+                    super::users::fmt_time(s.starts_at),
+                    s.booked,
+                    s.capacity
+                );
             }
         }
     }

@@ -41,7 +41,10 @@ pub async fn run(cmd: UsersCmd, config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         println!("{} ({}): {}", user.email, user.id, user.state);
         if let Some(err) = &user.last_error {
-            println!("  last error in {}: {err}", user.failed_step.as_deref().unwrap_or("?"));
+            println!(
+                "  last error in {}: {err}",
+                user.failed_step.as_deref().unwrap_or("?")
+            );
         }
         if let Some(b) = booking {
             println!("  slot: {}", fmt_time(b.slot.starts_at));

@@ -89,8 +89,10 @@ async fn answers_follow_the_directory_flag() {
         )
         .expect("add user");
 
-    let mut config = Config::default();
-    config.ldap = slapd_ldap_config(&slapd);
+    let mut config = Config {
+        ldap: slapd_ldap_config(&slapd),
+        ..Config::default()
+    };
     config.autoconfig.domains = vec!["example.com".into()];
     let config = Arc::new(config);
     let dir = Directory::connect(&config.ldap)

@@ -25,8 +25,14 @@ struct Cutover {
 impl Cutover {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
-        c.arg("--config").arg(&self.config).args(args).envs(self.env.iter().cloned());
-        c.env("CUTOVER_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()));
+        c.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .envs(self.env.iter().cloned());
+        c.env(
+            "CUTOVER_LOG",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
         c
     }
 
@@ -54,7 +60,12 @@ impl Drop for Server {
     }
 }
 
-async fn wait_for_state(cut: &Cutover, email: &str, want: &str, timeout: Duration) -> serde_json::Value {
+async fn wait_for_state(
+    cut: &Cutover,
+    email: &str,
+    want: &str,
+    timeout: Duration,
+) -> serde_json::Value {
     let start = Instant::now();
     loop {
         let u = cut.user(email);
@@ -88,7 +99,7 @@ master_user = "{tmaster}"
 [ldap]
 url = "ldap://127.0.0.1:{ldap}"
 bind_dn = "{bind_dn}"
-base_dn = "{base_dn}"
+base_dn = "ou=people,{base_dn}"
 [portal]
 listen = "127.0.0.1:{portal}"
 public_url = "http://127.0.0.1:{portal}"
@@ -117,7 +128,7 @@ lead_minutes = 0
         tmaster = stack.target.master_user,
         ldap = stack.ldap.port,
         bind_dn = stack.ldap.admin_dn,
-        base_dn = format!("ou=people,{}", stack.ldap.base_dn),
+        base_dn = stack.ldap.base_dn,
         smtp = stack.smtp.port,
     );
     let path = dir.join("cutover.toml");
@@ -127,7 +138,9 @@ lead_minutes = 0
 
 async fn autoconfig_host(http: &reqwest::Client, port: u16) -> String {
     let xml = http
-        .get(format!("http://127.0.0.1:{port}/mail/config-v1.1.xml?emailaddress={ALICE}"))
+        .get(format!(
+            "http://127.0.0.1:{port}/mail/config-v1.1.xml?emailaddress={ALICE}"
+        ))
         .send()
         .await
         .unwrap()
@@ -150,7 +163,9 @@ fn cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 fn hidden(html: &str, name: &str) -> String {
-    let at = html.find(&format!("name=\"{name}\"")).unwrap_or_else(|| panic!("no field {name} in {html}"));
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no field {name} in {html}"));
     let rest = &html[at..];
     let v = rest.find("value=\"").unwrap() + 7;
     rest[v..v + rest[v..].find('"').unwrap()].to_string()
@@ -163,7 +178,10 @@ async fn a_mailbox_moves_from_legacy_to_target() {
     for d in [&stack.legacy, &stack.target] {
         d.add_user(ALICE, ALICE_PW).unwrap();
     }
-    stack.ldap.add_user("alice", ALICE, "Alice Example", ALICE_PW, "legacy").unwrap();
+    stack
+        .ldap
+        .add_user("alice", ALICE, "Alice Example", ALICE_PW, "legacy")
+        .unwrap();
     let loaded = stack.legacy.load_maildir(ALICE, &fixtures()).unwrap();
     assert!(loaded.messages >= 43, "{loaded:?}");
 
@@ -172,9 +190,18 @@ async fn a_mailbox_moves_from_legacy_to_target() {
     let cut = Cutover {
         config: write_config(dir.path(), &stack, portal, autoconfig),
         env: vec![
-            ("CUTOVER_LEGACY__MASTER_PASSWORD".into(), stack.legacy.master_password.clone()),
-            ("CUTOVER_TARGET__MASTER_PASSWORD".into(), stack.target.master_password.clone()),
-            ("CUTOVER_LDAP__BIND_PASSWORD".into(), stack.ldap.admin_password.clone()),
+            (
+                "CUTOVER_LEGACY__MASTER_PASSWORD".into(),
+                stack.legacy.master_password.clone(),
+            ),
+            (
+                "CUTOVER_TARGET__MASTER_PASSWORD".into(),
+                stack.target.master_password.clone(),
+            ),
+            (
+                "CUTOVER_LDAP__BIND_PASSWORD".into(),
+                stack.ldap.admin_password.clone(),
+            ),
         ],
     };
     assert_eq!(cut.run(&["db", "migrate"]).0, 0);
@@ -183,30 +210,56 @@ async fn a_mailbox_moves_from_legacy_to_target() {
     let csv = dir.path().join("users.csv");
     std::fs::write(&csv, format!("id,email,display_name,locale,wave\nu-alice,{ALICE},Alice Example,en,1\nu-bad,not-an-address,Bad,en,1\n")).unwrap();
     let (code, out, err) = cut.run(&["profiles", "import", csv.to_str().unwrap()]);
-    assert_eq!(code, 2, "a rejected row makes the exit status non-zero: {out} {err}");
-    assert!(err.contains("users.csv:3:") && err.contains("not-an-address"), "{err}");
+    assert_eq!(
+        code, 2,
+        "a rejected row makes the exit status non-zero: {out} {err}"
+    );
+    assert!(
+        err.contains("users.csv:3:") && err.contains("not-an-address"),
+        "{err}"
+    );
     assert!(out.contains("1 new"), "{out}");
     let (_, out, _) = cut.run(&["profiles", "import", csv.to_str().unwrap()]);
     assert!(out.contains("0 new, 0 updated, 1 unchanged"), "{out}");
 
     let _server = Server(
-        cut.cmd(&["serve"]).stdout(Stdio::null()).spawn().expect("cutover serve"),
+        cut.cmd(&["serve"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("cutover serve"),
     );
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let start = Instant::now();
-    while http.get(format!("http://127.0.0.1:{portal}/healthz")).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "portal did not come up");
+    while http
+        .get(format!("http://127.0.0.1:{portal}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "portal did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // Before the cutover autoconfig names the legacy servers.
-    assert_eq!(autoconfig_host(&http, autoconfig).await, "imap.old.example.com");
+    assert_eq!(
+        autoconfig_host(&http, autoconfig).await,
+        "imap.old.example.com"
+    );
 
     // The worker preloads the mailbox right after the import.
     wait_for_state(&cut, ALICE, "preloaded", Duration::from_secs(60)).await;
     let legacy_ep = master_endpoint(&stack.legacy, ALICE);
     let target_ep = master_endpoint(&stack.target, ALICE);
-    assert_same_mailbox(&fingerprint(&legacy_ep).await, &fingerprint(&target_ep).await);
+    assert_same_mailbox(
+        &fingerprint(&legacy_ep).await,
+        &fingerprint(&target_ep).await,
+    );
 
     // New mail on legacy after the preload, picked up by the cutover's delta.
     let late = b"From: late@example.org\r\nTo: alice@example.com\r\nSubject: arrived after the preload\r\nMessage-ID: <late-1@example.org>\r\nDate: Thu, 03 Dec 2026 10:00:00 +0000\r\n\r\nHello again.\r\n";
@@ -214,23 +267,45 @@ async fn a_mailbox_moves_from_legacy_to_target() {
     let flags = vec!["\\Flagged".to_string()];
     let mut s = Session::connect(&legacy_ep).await.unwrap();
     let appended = s
-        .append_many("INBOX", &[AppendMessage { flags: &flags, internal_date: Some(&date), body: late }])
+        .append_many(
+            "INBOX",
+            &[AppendMessage {
+                flags: &flags,
+                internal_date: Some(&date),
+                body: late,
+            }],
+        )
         .await
         .unwrap();
     assert!(appended[0].is_ok(), "{appended:?}");
     s.logout().await;
 
     // The user signs in with the legacy password and books a slot.
-    let (_, out, err) = cut.run(&["slots", "add", &chrono::Utc::now().checked_add_signed(chrono::TimeDelta::seconds(3)).unwrap().to_rfc3339()]);
+    let (_, out, err) = cut.run(&[
+        "slots",
+        "add",
+        &chrono::Utc::now()
+            .checked_add_signed(chrono::TimeDelta::seconds(3))
+            .unwrap()
+            .to_rfc3339(),
+    ]);
     assert!(out.contains("slot at"), "{out} {err}");
-    let page = http.get(format!("http://127.0.0.1:{portal}/")).send().await.unwrap();
+    let page = http
+        .get(format!("http://127.0.0.1:{portal}/"))
+        .send()
+        .await
+        .unwrap();
     let pre = cookie(&page, "cutover_csrf").expect("login CSRF cookie");
     let html = page.text().await.unwrap();
     let csrf = hidden(&html, "csrf");
     let login = http
         .post(format!("http://127.0.0.1:{portal}/login"))
         .header("cookie", format!("cutover_csrf={pre}"))
-        .form(&[("email", ALICE), ("password", ALICE_PW), ("csrf", csrf.as_str())])
+        .form(&[
+            ("email", ALICE),
+            ("password", ALICE_PW),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -259,8 +334,22 @@ async fn a_mailbox_moves_from_legacy_to_target() {
 
     // The worker runs the cutover at the slot.
     let user = wait_for_state(&cut, ALICE, "migrated", Duration::from_secs(90)).await;
-    let kinds: Vec<&str> = user["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    for step in ["booked", "cutover_started", "delta_synced", "connectors", "switched", "caught_up", "verified", "migrated"] {
+    let kinds: Vec<&str> = user["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for step in [
+        "booked",
+        "cutover_started",
+        "delta_synced",
+        "connectors",
+        "switched",
+        "caught_up",
+        "verified",
+        "migrated",
+    ] {
         assert!(kinds.contains(&step), "missing step {step} in {kinds:?}");
     }
 
@@ -269,11 +358,21 @@ async fn a_mailbox_moves_from_legacy_to_target() {
     let target_fp = fingerprint(&target_ep).await;
     assert_same_mailbox(&legacy_fp, &target_fp);
     assert_eq!(total_messages(&target_fp), loaded.messages + 1);
-    assert!(target_fp["INBOX"].iter().any(|m| m.2.contains(&"\\Flagged".to_string())));
+    assert!(
+        target_fp["INBOX"]
+            .iter()
+            .any(|m| m.2.contains(&"\\Flagged".to_string()))
+    );
 
     // The directory flag points at the target, and autoconfig follows it.
-    assert_eq!(stack.ldap.mail_host("alice").unwrap().as_deref(), Some("target"));
-    assert_eq!(autoconfig_host(&http, autoconfig).await, "imap.new.example.com");
+    assert_eq!(
+        stack.ldap.mail_host("alice").unwrap().as_deref(),
+        Some("target")
+    );
+    assert_eq!(
+        autoconfig_host(&http, autoconfig).await,
+        "imap.new.example.com"
+    );
 
     // Exactly two mails: the booking confirmation and the "you have moved" notice.
     let mails = stack.smtp.wait_for(2, Duration::from_secs(20)).unwrap();
@@ -285,9 +384,28 @@ async fn a_mailbox_moves_from_legacy_to_target() {
     }
     let subjects: Vec<String> = mails
         .iter()
-        .map(|m| mail_parser::MessageParser::default().parse(&m.data).unwrap().subject().unwrap_or_default().to_string())
+        .map(|m| {
+            mail_parser::MessageParser::default()
+                .parse(&m.data)
+                .unwrap()
+                .subject()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
-    assert!(subjects.iter().any(|s| s.to_lowercase().contains("booked") || s.to_lowercase().contains("confirm")), "{subjects:?}");
-    assert!(subjects.iter().any(|s| s.to_lowercase().contains("moved")), "{subjects:?}");
-    eprintln!("e2e cutover: {} messages, {:.1} s", loaded.messages + 1, t0.elapsed().as_secs_f64());
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.to_lowercase().contains("booked") || s.to_lowercase().contains("confirm")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.to_lowercase().contains("moved")),
+        "{subjects:?}"
+    );
+    eprintln!(
+        "e2e cutover: {} messages, {:.1} s",
+        loaded.messages + 1,
+        t0.elapsed().as_secs_f64()
+    );
 }

@@ -24,26 +24,62 @@ async fn suite(db: &Db) {
 
     // Users: upsert is idempotent, an address cannot belong to two ids, renames keep the id.
     let alice = profile("u1", "alice@example.com");
-    assert_eq!(db.upsert_profile(&alice).await.unwrap(), UpsertOutcome::Inserted);
-    assert_eq!(db.upsert_profile(&alice).await.unwrap(), UpsertOutcome::Unchanged);
-    let renamed = Profile { email: EmailAddress::parse("alice.new@example.com").unwrap(), ..alice.clone() };
-    assert_eq!(db.upsert_profile(&renamed).await.unwrap(), UpsertOutcome::Updated);
-    assert_eq!(db.upsert_profile(&alice).await.unwrap(), UpsertOutcome::Updated);
-    assert!(db.upsert_profile(&profile("u2", "alice@example.com")).await.is_err());
-    db.upsert_profile(&profile("u2", "bob@example.com")).await.unwrap();
+    assert_eq!(
+        db.upsert_profile(&alice).await.unwrap(),
+        UpsertOutcome::Inserted
+    );
+    assert_eq!(
+        db.upsert_profile(&alice).await.unwrap(),
+        UpsertOutcome::Unchanged
+    );
+    let renamed = Profile {
+        email: EmailAddress::parse("alice.new@example.com").unwrap(),
+        ..alice.clone()
+    };
+    assert_eq!(
+        db.upsert_profile(&renamed).await.unwrap(),
+        UpsertOutcome::Updated
+    );
+    assert_eq!(
+        db.upsert_profile(&alice).await.unwrap(),
+        UpsertOutcome::Updated
+    );
+    assert!(
+        db.upsert_profile(&profile("u2", "alice@example.com"))
+            .await
+            .is_err()
+    );
+    db.upsert_profile(&profile("u2", "bob@example.com"))
+        .await
+        .unwrap();
     let u1 = alice.id.clone();
     let u2 = UserId::parse("u2").unwrap();
     assert_eq!(db.user(&u1).await.unwrap().unwrap().state, S::Imported);
 
     // State changes are compare-and-set.
-    assert!(db.transition(&u1, &[S::Imported], S::Provisioned).await.unwrap());
-    assert!(!db.transition(&u1, &[S::Imported], S::Preloading).await.unwrap());
+    assert!(
+        db.transition(&u1, &[S::Imported], S::Provisioned)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.transition(&u1, &[S::Imported], S::Preloading)
+            .await
+            .unwrap()
+    );
     db.record_failure(&u1, "preload", "boom").await.unwrap();
     let u = db.user(&u1).await.unwrap().unwrap();
-    assert_eq!((u.state, u.failed_step.as_deref(), u.attempts), (S::Failed, Some("preload"), 1));
+    assert_eq!(
+        (u.state, u.failed_step.as_deref(), u.attempts),
+        (S::Failed, Some("preload"), 1)
+    );
     assert!(db.transition(&u1, &[S::Failed], S::Switched).await.unwrap());
     db.record_failure(&u1, "catch_up", "late").await.unwrap();
-    assert_eq!(db.user(&u1).await.unwrap().unwrap().state, S::Switched, "a switched user never falls back");
+    assert_eq!(
+        db.user(&u1).await.unwrap().unwrap().state,
+        S::Switched,
+        "a switched user never falls back"
+    );
 
     // Jobs: enqueue is idempotent, one running job per user, retries requeue.
     let now = cutover_core::db::now();
@@ -53,9 +89,17 @@ async fn suite(db: &Db) {
     db.enqueue(JobKind::Preload, &u2, now + 3600).await.unwrap();
     assert_eq!(db.pending_jobs().await.unwrap(), 3);
     let first = db.claim("w1", 60).await.unwrap().unwrap();
-    assert_eq!((first.kind, first.user_id.as_str(), first.attempts), (JobKind::Preload, "u1", 1));
-    assert!(db.claim("w2", 60).await.unwrap().is_none(), "u1 is busy and u2's job is not due");
-    db.fail(first.id, "w1", "transient", Some(now - 1)).await.unwrap();
+    assert_eq!(
+        (first.kind, first.user_id.as_str(), first.attempts),
+        (JobKind::Preload, "u1", 1)
+    );
+    assert!(
+        db.claim("w2", 60).await.unwrap().is_none(),
+        "u1 is busy and u2's job is not due"
+    );
+    db.fail(first.id, "w1", "transient", Some(now - 1))
+        .await
+        .unwrap();
     let again = db.claim("w2", 60).await.unwrap().unwrap();
     assert_eq!(again.user_id, u1);
     db.finish(again.id, "w2").await.unwrap();
@@ -74,20 +118,32 @@ async fn suite(db: &Db) {
     // Settings.
     db.set_setting("worker.concurrency", "3").await.unwrap();
     db.set_setting("worker.concurrency", "5").await.unwrap();
-    assert_eq!(db.setting("worker.concurrency").await.unwrap().as_deref(), Some("5"));
+    assert_eq!(
+        db.setting("worker.concurrency").await.unwrap().as_deref(),
+        Some("5")
+    );
 
     // Slots: ensure is idempotent, capacity holds, re-booking moves the count.
-    assert_eq!(db.ensure_slots(&[now + 600, now + 1200], 1).await.unwrap(), 2);
+    assert_eq!(
+        db.ensure_slots(&[now + 600, now + 1200], 1).await.unwrap(),
+        2
+    );
     assert_eq!(db.ensure_slots(&[now + 600], 1).await.unwrap(), 0);
     let open = db.open_slots(now, 10).await.unwrap();
     assert_eq!(open.len(), 2);
     let (a, b) = (open[0].id, open[1].id);
     db.book(&u1, a, now).await.unwrap();
-    assert!(matches!(db.book(&u2, a, now).await, Err(BookingError::Full)));
+    assert!(matches!(
+        db.book(&u2, a, now).await,
+        Err(BookingError::Full)
+    ));
     db.book(&u1, b, now).await.unwrap();
     db.book(&u2, a, now).await.unwrap();
     assert_eq!(db.booking(&u1).await.unwrap().unwrap().slot.id, b);
-    assert!(matches!(db.book(&u1, a, now + 10_000).await, Err(BookingError::Closed)));
+    assert!(matches!(
+        db.book(&u1, a, now + 10_000).await,
+        Err(BookingError::Closed)
+    ));
     assert!(db.open_slots(now, 10).await.unwrap().is_empty());
 
     // Outbox: one row per dedupe key, claimed once.
@@ -110,7 +166,10 @@ async fn suite(db: &Db) {
 
     // Sessions: only the holder of the token gets in.
     let (token, s) = db.create_session(&u1, 60).await.unwrap();
-    assert_eq!(db.session(&token).await.unwrap().unwrap().csrf_token, s.csrf_token);
+    assert_eq!(
+        db.session(&token).await.unwrap().unwrap().csrf_token,
+        s.csrf_token
+    );
     assert!(db.session("wrong").await.unwrap().is_none());
     db.delete_session(&token).await.unwrap();
     assert!(db.session(&token).await.unwrap().is_none());
@@ -121,7 +180,9 @@ async fn suite(db: &Db) {
 #[tokio::test]
 async fn repositories_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap();
+    let db = Db::connect(&format!("sqlite://{}/m.db", dir.path().display()))
+        .await
+        .unwrap();
     suite(&db).await;
 }
 

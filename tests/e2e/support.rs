@@ -34,14 +34,26 @@ pub async fn fingerprint(ep: &Endpoint) -> Fingerprint {
         let sel = s.select(&entry.name, true).await.expect("EXAMINE");
         let mut msgs = Vec::new();
         if sel.exists > 0 {
-            let meta = s.uid_fetch("1:*", FetchItems::Meta, None).await.expect("FETCH meta");
-            let bodies = s.uid_fetch("1:*", FetchItems::Body, None).await.expect("FETCH body");
-            let body_of: BTreeMap<u32, Vec<u8>> =
-                bodies.into_iter().map(|f| (f.uid.unwrap(), f.body.unwrap())).collect();
+            let meta = s
+                .uid_fetch("1:*", FetchItems::Meta, None)
+                .await
+                .expect("FETCH meta");
+            let bodies = s
+                .uid_fetch("1:*", FetchItems::Body, None)
+                .await
+                .expect("FETCH body");
+            let body_of: BTreeMap<u32, Vec<u8>> = bodies
+                .into_iter()
+                .map(|f| (f.uid.unwrap(), f.body.unwrap()))
+                .collect();
             for m in meta {
                 let body = &body_of[&m.uid.unwrap()];
-                let mut flags: Vec<String> =
-                    m.flags.unwrap_or_default().into_iter().filter(|f| f != "\\Recent").collect();
+                let mut flags: Vec<String> = m
+                    .flags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|f| f != "\\Recent")
+                    .collect();
                 flags.sort();
                 msgs.push((
                     hex::encode(Sha256::digest(body)),
@@ -67,7 +79,10 @@ pub fn assert_same_mailbox(legacy: &Fingerprint, target: &Fingerprint) {
     let mut problems = Vec::new();
     for (folder, msgs) in legacy {
         match target.get(folder) {
-            None => problems.push(format!("{folder}: missing on target ({} messages)", msgs.len())),
+            None => problems.push(format!(
+                "{folder}: missing on target ({} messages)",
+                msgs.len()
+            )),
             Some(t) if t != msgs => {
                 let missing: Vec<_> = msgs.iter().filter(|m| !t.contains(m)).take(3).collect();
                 let extra: Vec<_> = t.iter().filter(|m| !msgs.contains(m)).take(3).collect();
@@ -84,8 +99,15 @@ pub fn assert_same_mailbox(legacy: &Fingerprint, target: &Fingerprint) {
     // anything that did not come from the source.
     for (folder, msgs) in target.iter().filter(|(f, _)| !legacy.contains_key(*f)) {
         if !msgs.is_empty() {
-            problems.push(format!("{folder}: only on target, with {} messages", msgs.len()));
+            problems.push(format!(
+                "{folder}: only on target, with {} messages",
+                msgs.len()
+            ));
         }
     }
-    assert!(problems.is_empty(), "mailboxes differ:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "mailboxes differ:\n{}",
+        problems.join("\n")
+    );
 }

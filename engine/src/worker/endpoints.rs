@@ -18,7 +18,10 @@ fn endpoint(server: &ImapServerConfig, user: &str) -> Endpoint {
         auth: Auth::Master {
             user: user.to_string(),
             master: server.master_user.clone(),
-            password: server.master_password.clone().unwrap_or_else(|| SecretString::from(String::new())),
+            password: server
+                .master_password
+                .clone()
+                .unwrap_or_else(|| SecretString::from(String::new())),
         },
         ca_file: server.ca_file.clone(),
     }

@@ -11,15 +11,15 @@ mod preload;
 pub use endpoints::{legacy_endpoint, target_endpoint};
 
 use crate::directory::Directory;
+use cutover_core::UserId;
 use cutover_core::config::Config;
 use cutover_core::db::jobs::{Job, JobKind, JobRepo};
 use cutover_core::db::users::UserRepo;
 use cutover_core::db::{Db, DbError, now};
-use cutover_core::UserId;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
 /// The DB setting that overrides `worker.concurrency` at run time.
@@ -46,7 +46,10 @@ impl StepError {
 }
 
 pub(crate) fn failed(step: &'static str, e: impl std::fmt::Display) -> StepError {
-    StepError::Failed { step, message: e.to_string() }
+    StepError::Failed {
+        step,
+        message: e.to_string(),
+    }
 }
 
 /// What one call of `run_next_job` did.
@@ -54,9 +57,19 @@ pub(crate) fn failed(step: &'static str, e: impl std::fmt::Display) -> StepError
 pub enum Outcome {
     /// Nothing was due.
     Idle,
-    Done { job: i64, kind: &'static str, user: UserId },
+    Done {
+        job: i64,
+        kind: &'static str,
+        user: UserId,
+    },
     /// The job failed; it runs again at `retry_at`, or never when `None`.
-    Failed { job: i64, kind: &'static str, user: UserId, error: String, retry_at: Option<i64> },
+    Failed {
+        job: i64,
+        kind: &'static str,
+        user: UserId,
+        error: String,
+        retry_at: Option<i64>,
+    },
 }
 
 #[derive(Clone)]
@@ -70,8 +83,17 @@ pub struct Worker {
 impl Worker {
     pub fn new(db: Db, config: Arc<Config>) -> Worker {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
-        let id = format!("{host}-{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 4]>()));
-        Worker { db, config, id, directory: Arc::new(tokio::sync::OnceCell::new()) }
+        let id = format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            hex::encode(rand::random::<[u8; 4]>())
+        );
+        Worker {
+            db,
+            config,
+            id,
+            directory: Arc::new(tokio::sync::OnceCell::new()),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -112,20 +134,34 @@ impl Worker {
             Ok(()) => {
                 self.db.finish(job.id, &self.id).await?;
                 info!("job done");
-                metrics::counter!("cutover_jobs_total", "kind" => kind, "result" => "done").increment(1);
-                Ok(Outcome::Done { job: job.id, kind, user: job.user_id })
+                metrics::counter!("cutover_jobs_total", "kind" => kind, "result" => "done")
+                    .increment(1);
+                Ok(Outcome::Done {
+                    job: job.id,
+                    kind,
+                    user: job.user_id,
+                })
             }
             Err(e) => {
                 let error = e.to_string();
                 warn!(%error, "job failed");
-                metrics::counter!("cutover_jobs_total", "kind" => kind, "result" => "failed").increment(1);
+                metrics::counter!("cutover_jobs_total", "kind" => kind, "result" => "failed")
+                    .increment(1);
                 if !matches!(e, StepError::NoUser(_)) {
-                    self.db.record_failure(&job.user_id, e.step(), &error).await?;
+                    self.db
+                        .record_failure(&job.user_id, e.step(), &error)
+                        .await?;
                 }
                 let retry_at = (job.attempts < self.config.worker.max_attempts as i64)
                     .then(|| now() + backoff_secs(job.attempts));
                 self.db.fail(job.id, &self.id, &error, retry_at).await?;
-                Ok(Outcome::Failed { job: job.id, kind, user: job.user_id, error, retry_at })
+                Ok(Outcome::Failed {
+                    job: job.id,
+                    kind,
+                    user: job.user_id,
+                    error,
+                    retry_at,
+                })
             }
         }
     }
@@ -201,7 +237,10 @@ impl Worker {
                 Some(_) = running.join_next(), if !running.is_empty() => {}
             }
         }
-        info!(running = running.len(), "worker stopping; waiting for running jobs");
+        info!(
+            running = running.len(),
+            "worker stopping; waiting for running jobs"
+        );
         while running.join_next().await.is_some() {}
     }
 }

@@ -10,22 +10,37 @@ use cutover_core::db::users::{User, UserRepo};
 use tracing::info;
 
 pub(super) async fn run(w: &Worker, id: &UserId) -> Result<(), StepError> {
-    let user = w.db().user(id).await?.ok_or_else(|| StepError::NoUser(id.clone()))?;
-    if !matches!(user.state, S::Imported | S::Provisioned | S::Preloading | S::Preloaded | S::Failed)
-        || (user.state == S::Failed && !matches!(user.failed_step.as_deref(), Some("provision" | "preload")))
+    let user = w
+        .db()
+        .user(id)
+        .await?
+        .ok_or_else(|| StepError::NoUser(id.clone()))?;
+    if !matches!(
+        user.state,
+        S::Imported | S::Provisioned | S::Preloading | S::Preloaded | S::Failed
+    ) || (user.state == S::Failed
+        && !matches!(user.failed_step.as_deref(), Some("provision" | "preload")))
     {
         // The cutover owns the user now (or an admin does); it does the remaining copy.
         info!(state = %user.state, "preload skipped");
         return Ok(());
     }
     provision(w, &user).await?;
-    w.db().transition(id, &[S::Provisioned, S::Preloaded, S::Preloading, S::Failed], S::Preloading).await?;
+    w.db()
+        .transition(
+            id,
+            &[S::Provisioned, S::Preloaded, S::Preloading, S::Failed],
+            S::Preloading,
+        )
+        .await?;
     let report = super::cutover::sync(w, &user, "preload").await?;
     w.db()
         .record_event(Some(id), "preloaded", &summary(&report))
         .await?;
     // If the user booked a slot meanwhile, the state is `scheduled` and stays so.
-    w.db().transition(id, &[S::Preloading], S::Preloaded).await?;
+    w.db()
+        .transition(id, &[S::Preloading], S::Preloaded)
+        .await?;
     Ok(())
 }
 
@@ -33,9 +48,15 @@ pub(super) async fn run(w: &Worker, id: &UserId) -> Result<(), StepError> {
 pub(super) async fn provision(w: &Worker, user: &User) -> Result<(), StepError> {
     let legacy = super::legacy_endpoint(w.config(), user.email.as_str());
     let target = super::target_endpoint(w.config(), user.email.as_str());
-    crate::imap::check_login(&legacy).await.map_err(|e| failed("provision", format!("legacy account {}: {e}", user.email)))?;
-    crate::imap::check_login(&target).await.map_err(|e| failed("provision", format!("target account {}: {e}", user.email)))?;
-    w.db().transition(&user.id, &[S::Imported, S::Failed], S::Provisioned).await?;
+    crate::imap::check_login(&legacy)
+        .await
+        .map_err(|e| failed("provision", format!("legacy account {}: {e}", user.email)))?;
+    crate::imap::check_login(&target)
+        .await
+        .map_err(|e| failed("provision", format!("target account {}: {e}", user.email)))?;
+    w.db()
+        .transition(&user.id, &[S::Imported, S::Failed], S::Provisioned)
+        .await?;
     Ok(())
 }
 
