@@ -2,9 +2,9 @@
 //! ResponseCodec, encoding with CommandCodec, tag routing for pipelined commands.
 
 use super::ImapError;
+use super::session::AppendMessage;
 use super::stream::Stream;
 use super::types::{self, Completion, Outcome, RespCode, Untagged};
-use chrono::{DateTime, FixedOffset};
 use imap_codec::encode::{Encoder, Fragment};
 use imap_codec::fragmentizer::{DecodeMessageError, Fragmentizer};
 use imap_codec::imap_types::command::{Command, CommandBody};
@@ -167,46 +167,47 @@ impl Conn {
         Ok(tag)
     }
 
-    /// Queues `APPEND`; encoded by hand so the message is written straight from
-    /// the caller's buffer. With LITERAL+ nothing waits, so appends pipeline.
+    /// Queues `APPEND` of one message, or of several in one MULTIAPPEND command
+    /// (RFC 3502). Encoded by hand so each message is written straight from the
+    /// caller's buffer. With LITERAL+ nothing waits, so appends pipeline.
     pub(crate) async fn send_append(
         &mut self,
         mailbox: &str,
-        flags: &[String],
-        date: Option<&DateTime<FixedOffset>>,
-        message: &[u8],
+        messages: &[AppendMessage<'_>],
         literal_plus: bool,
     ) -> Result<String, ImapError> {
         let tag = self.next_tag();
         self.wbuf.extend_from_slice(tag.as_bytes());
         self.wbuf.extend_from_slice(b" APPEND ");
         write_astring(&mut self.wbuf, mailbox);
-        self.wbuf.extend_from_slice(b" (");
-        for (i, flag) in flags.iter().enumerate() {
-            if i > 0 {
-                self.wbuf.push(b' ');
+        for m in messages {
+            self.wbuf.extend_from_slice(b" (");
+            for (i, flag) in m.flags.iter().enumerate() {
+                if i > 0 {
+                    self.wbuf.push(b' ');
+                }
+                self.wbuf.extend_from_slice(flag.as_bytes());
             }
-            self.wbuf.extend_from_slice(flag.as_bytes());
+            self.wbuf.push(b')');
+            if let Some(date) = m.internal_date {
+                self.wbuf.extend_from_slice(
+                    format!(" \"{}\"", date.format("%d-%b-%Y %H:%M:%S %z")).as_bytes(),
+                );
+            }
+            // Messages with NUL need BINARY's literal8 (caller checked the capability).
+            let tilde = if m.body.contains(&0) { "~" } else { "" };
+            let plus = if literal_plus { "+" } else { "" };
+            self.wbuf
+                .extend_from_slice(format!(" {tilde}{{{}{plus}}}\r\n", m.body.len()).as_bytes());
+            if !literal_plus {
+                self.wait_continuation(&tag).await?;
+            }
+            self.wbuf.extend_from_slice(m.body);
+            if self.wbuf.len() > 256 * 1024 {
+                self.flush().await?;
+            }
         }
-        self.wbuf.push(b')');
-        if let Some(date) = date {
-            self.wbuf.extend_from_slice(
-                format!(" \"{}\"", date.format("%d-%b-%Y %H:%M:%S %z")).as_bytes(),
-            );
-        }
-        // Messages with NUL need BINARY's literal8 (caller checked the capability).
-        let tilde = if message.contains(&0) { "~" } else { "" };
-        let plus = if literal_plus { "+" } else { "" };
-        self.wbuf
-            .extend_from_slice(format!(" {tilde}{{{}{plus}}}\r\n", message.len()).as_bytes());
-        if !literal_plus {
-            self.wait_continuation(&tag).await?;
-        }
-        self.wbuf.extend_from_slice(message);
         self.wbuf.extend_from_slice(b"\r\n");
-        if self.wbuf.len() > 256 * 1024 {
-            self.flush().await?;
-        }
         Ok(tag)
     }
 

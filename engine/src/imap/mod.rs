@@ -4,6 +4,7 @@
 //! Everything outside this module talks to servers through [`Session`] and the
 //! owned types in [`types`]; imap-types never leaks out.
 
+mod append;
 mod auth;
 mod conn;
 mod error;
@@ -12,6 +13,7 @@ mod session;
 mod stream;
 pub mod types;
 
+pub use append::AppendResults;
 pub use error::ImapError;
 pub use session::{AppendMessage, FetchItems, Selected, Session, StoreMode, uid_set};
 pub use types::{FetchData, ListEntry, MailboxStatus, Namespace};

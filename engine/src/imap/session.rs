@@ -70,7 +70,7 @@ pub struct AppendMessage<'a> {
 }
 
 pub struct Session {
-    conn: Conn,
+    pub(super) conn: Conn,
     caps: Vec<String>,
     selected: Option<String>,
 }
@@ -463,58 +463,6 @@ impl Session {
             }
         }
         out.sort_unstable();
-        Ok(out)
-    }
-
-    /// APPENDs several messages to `mailbox`, pipelined (LITERAL+ when
-    /// advertised). Each result carries the APPENDUID when the server sends one.
-    pub async fn append_many(
-        &mut self,
-        mailbox_name: &str,
-        messages: &[AppendMessage<'_>],
-    ) -> Result<Vec<Result<Option<u32>, ImapError>>, ImapError> {
-        let literal_plus = self.has_cap("LITERAL+");
-        let binary = self.has_cap("BINARY");
-        let mut tags = Vec::with_capacity(messages.len());
-        for m in messages {
-            if m.body.contains(&0) && !binary {
-                tags.push(Err(ImapError::Unsupported(
-                    "BINARY (message contains NUL bytes)",
-                )));
-                continue;
-            }
-            let tag = self
-                .conn
-                .send_append(mailbox_name, m.flags, m.internal_date, m.body, literal_plus)
-                .await;
-            match tag {
-                Ok(t) => tags.push(Ok(t)),
-                // A sync literal refused: this message failed, the connection is fine.
-                Err(e @ ImapError::Refused { .. }) => tags.push(Err(e)),
-                Err(e) => return Err(e),
-            }
-        }
-        self.conn.flush().await?;
-        let mut out = Vec::with_capacity(tags.len());
-        for tag in tags {
-            let tag = match tag {
-                Ok(t) => t,
-                Err(e) => {
-                    out.push(Err(e));
-                    continue;
-                }
-            };
-            let c = self.conn.wait(&tag).await?;
-            out.push(match (c.outcome, &c.code) {
-                (Outcome::Ok, Some(RespCode::AppendUid { uid, .. })) => Ok(Some(*uid)),
-                (Outcome::Ok, _) => Ok(None),
-                _ => Err(refused("APPEND", c)),
-            });
-        }
-        // EXISTS and the like from appending into the selected mailbox: not ours.
-        self.conn
-            .untagged
-            .retain(|u| matches!(u, Untagged::Fetch(_)));
         Ok(out)
     }
 

@@ -61,7 +61,15 @@ pub struct Namespace {
 /// Response codes we act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RespCode {
-    AppendUid { uid_validity: u32, uid: u32 },
+    AppendUid {
+        uid_validity: u32,
+        uid: u32,
+    },
+    /// APPENDUID of a MULTIAPPEND: one UID per message, in order.
+    AppendUids {
+        uid_validity: u32,
+        uids: Vec<u32>,
+    },
     Capability(Vec<String>),
     PermanentFlags(Vec<String>),
     UidValidity(u32),
@@ -147,8 +155,30 @@ pub(crate) fn code(code: &Code<'_>) -> RespCode {
         Code::NoModSeq => RespCode::NoModSeq,
         Code::ReadOnly => RespCode::ReadOnly,
         Code::TryCreate => RespCode::TryCreate,
+        Code::Other(other) => multi_append_uid(other.inner()).unwrap_or_else(|| {
+            RespCode::Other(String::from_utf8_lossy(other.inner()).into_owned())
+        }),
         other => RespCode::Other(format!("{other:?}")),
     }
+}
+
+/// `APPENDUID <validity> <uid-set>` (RFC 4315 with MULTIAPPEND), which
+/// imap-codec hands over as an unknown code; the set is parsed by imap-types.
+fn multi_append_uid(raw: &[u8]) -> Option<RespCode> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let mut parts = text.split(' ');
+    if !parts.next()?.eq_ignore_ascii_case("APPENDUID") {
+        return None;
+    }
+    let uid_validity = parts.next()?.parse().ok()?;
+    let set = SequenceSet::try_from(parts.next()?).ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(RespCode::AppendUids {
+        uid_validity,
+        uids: expand(&set),
+    })
 }
 
 fn list_entry(
