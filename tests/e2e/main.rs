@@ -5,6 +5,7 @@
 
 mod autoconfig;
 mod copy;
+mod copy_delta;
 mod cutover;
 mod db;
 mod mailer;

@@ -118,6 +118,16 @@ pub(crate) async fn sync_folder(
             tsel.uid_validity,
         )
         .await?;
+    // Until this pass finishes, the folder must not look up to date.
+    if state.complete {
+        let marks = FolderMarks {
+            source_uidnext: state.source_uidnext,
+            source_messages: state.source_messages,
+            source_modseq: state.source_modseq,
+            complete: false,
+        };
+        ctx.db.mark_folder(state.id, marks).await?;
+    }
     let mut rows: BTreeMap<u32, MessageRow> = ctx
         .db
         .sync_messages(state.id)
