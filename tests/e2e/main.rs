@@ -6,6 +6,7 @@
 mod autoconfig;
 mod copy;
 mod copy_delta;
+mod copy_names;
 mod cutover;
 mod db;
 mod mailer;
