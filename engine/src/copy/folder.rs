@@ -226,11 +226,6 @@ pub(crate) async fn sync_folder(
             })
         })
         .collect();
-    let already = rows.len() as u64;
-    rep.skipped = already;
-    ctx.progress.advanced(already, 0);
-    copy_new(ctx, src, tgt, state.id, &plan.target, &new, rep, issues).await?;
-
     // Flag changes of copied messages.
     let mut groups: FlagGroups = BTreeMap::new();
     for row in rows.values() {
@@ -282,6 +277,16 @@ pub(crate) async fn sync_folder(
     if !gone.is_empty() && ctx.opts.propagate_expunges {
         expunge(ctx, tgt, state.id, &gone, plan, rep, issues).await?;
     }
+
+    // Appending into a selected mailbox makes the server update our view after
+    // every message; leave it first.
+    if !new.is_empty() {
+        tgt.unselect().await.map_err(StepError::Target)?;
+    }
+    let already = rows.len() as u64;
+    rep.skipped = already;
+    ctx.progress.advanced(already, 0);
+    copy_new(ctx, src, tgt, state.id, &plan.target, &new, rep, issues).await?;
 
     rep.refused_flags = refused.into_iter().collect();
     ctx.db

@@ -298,6 +298,17 @@ impl Session {
         Ok(sel)
     }
 
+    /// Leaves the selected mailbox without expunging (UNSELECT; never CLOSE,
+    /// which would expunge the user's \\Deleted messages). No-op without UNSELECT.
+    pub async fn unselect(&mut self) -> Result<(), ImapError> {
+        if self.selected.is_none() || !self.has_cap("UNSELECT") {
+            return Ok(());
+        }
+        self.run("UNSELECT", CommandBody::Unselect).await?;
+        self.selected = None;
+        Ok(())
+    }
+
     pub fn selected(&self) -> Option<&str> {
         self.selected.as_deref()
     }
