@@ -5,6 +5,7 @@
 
 mod autoconfig;
 mod copy;
+mod copy_cli;
 mod copy_delta;
 mod copy_names;
 mod cutover;

@@ -8,6 +8,7 @@ mod append;
 mod auth;
 mod conn;
 mod error;
+mod fetch;
 pub mod mutf7;
 mod session;
 mod stream;
@@ -15,7 +16,8 @@ pub mod types;
 
 pub use append::AppendResults;
 pub use error::ImapError;
-pub use session::{AppendMessage, FetchItems, Selected, Session, StoreMode, uid_set};
+pub use fetch::FetchItems;
+pub use session::{AppendMessage, Selected, Session, StoreMode, uid_set};
 pub use types::{FetchData, ListEntry, MailboxStatus, Namespace};
 
 use secrecy::SecretString;
