@@ -216,6 +216,12 @@ pub struct CopyArgs {
     /// Do not propagate source deletions of copied messages.
     #[arg(long)]
     pub no_expunge: bool,
+    /// Messages per fetch/append batch.
+    #[arg(long, default_value_t = CopyOptions::default().batch_messages)]
+    pub batch_messages: usize,
+    /// Message bytes per fetch/append batch (bounds memory per connection pair).
+    #[arg(long, default_value_t = CopyOptions::default().batch_bytes)]
+    pub batch_bytes: u64,
 }
 
 struct Bar(ProgressBar);
@@ -242,7 +248,8 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<ExitCode> {
     let opts = CopyOptions {
         concurrency: args.concurrency.max(1),
         propagate_expunges: !args.no_expunge,
-        ..CopyOptions::default()
+        batch_messages: args.batch_messages.max(1),
+        batch_bytes: args.batch_bytes.max(1),
     };
     let bar = if args.json {
         ProgressBar::hidden()

@@ -39,8 +39,8 @@ impl Default for CopyOptions {
     fn default() -> Self {
         CopyOptions {
             concurrency: 4,
-            batch_bytes: 2 * 1024 * 1024,
-            batch_messages: 200,
+            batch_bytes: 4 * 1024 * 1024,
+            batch_messages: 400,
             propagate_expunges: true,
         }
     }

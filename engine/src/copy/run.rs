@@ -190,7 +190,31 @@ async fn worker(
         let Some((src, tgt)) = sessions.as_mut() else {
             continue;
         };
-        if let Err(e) = sync_folder(ctx, src, tgt, &plan, &mut rep, &mut issues).await {
+        let mark = issues.len();
+        let mut result = sync_folder(ctx, src, tgt, &plan, &mut rep, &mut issues).await;
+        // A dropped connection (server restart, idle timeout, throttling that
+        // closes the socket) gets one more try on fresh connections; the sync
+        // state makes the retry resume where the first attempt stopped.
+        if let Err(e) = &result
+            && e.breaks_connection()
+        {
+            tracing::info!(folder = %plan.display, error = %e, "connection lost; retrying the folder once");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            sessions = match tokio::join!(Session::connect(source), Session::connect(target)) {
+                (Ok(s), Ok(t)) => Some((s, t)),
+                _ => None,
+            };
+            if let Some((src, tgt)) = sessions.as_mut() {
+                issues.truncate(mark);
+                rep = FolderReport {
+                    source: plan.display.clone(),
+                    target: plan.target.clone(),
+                    ..FolderReport::default()
+                };
+                result = sync_folder(ctx, src, tgt, &plan, &mut rep, &mut issues).await;
+            }
+        }
+        if let Err(e) = result {
             tracing::warn!(folder = %plan.display, error = %e, "folder failed");
             rep.errors += 1;
             issues.push(CopyIssue {

@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const READ_CHUNK: usize = 64 * 1024;
+/// Literals bigger than this are written directly instead of being buffered.
+const DIRECT_WRITE: usize = 64 * 1024;
 
 pub(crate) struct Conn {
     stream: Stream,
@@ -202,9 +204,15 @@ impl Conn {
             if !literal_plus {
                 self.wait_continuation(&tag).await?;
             }
-            self.wbuf.extend_from_slice(m.body);
-            if self.wbuf.len() > 256 * 1024 {
+            if m.body.len() > DIRECT_WRITE {
+                // Big messages go straight from the caller's buffer: no second copy.
                 self.flush().await?;
+                self.stream.write_all(m.body).await?;
+            } else {
+                self.wbuf.extend_from_slice(m.body);
+                if self.wbuf.len() > 256 * 1024 {
+                    self.flush().await?;
+                }
             }
         }
         self.wbuf.extend_from_slice(b"\r\n");
