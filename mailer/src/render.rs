@@ -65,6 +65,37 @@ pub struct Moved {
     pub portal_url: String,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct CutoverPostponed {
+    #[serde(default)]
+    pub display_name: String,
+    pub email: String,
+    #[serde(deserialize_with = "time_text")]
+    pub slot_time: String,
+    pub portal_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/en/cutover_postponed.txt", blocks = ["subject", "body"])]
+struct CutoverPostponedEnText<'a> {
+    p: &'a CutoverPostponed,
+}
+#[derive(Template)]
+#[template(path = "emails/en/cutover_postponed.html")]
+struct CutoverPostponedEnHtml<'a> {
+    p: &'a CutoverPostponed,
+}
+#[derive(Template)]
+#[template(path = "emails/de/cutover_postponed.txt", blocks = ["subject", "body"])]
+struct CutoverPostponedDeText<'a> {
+    p: &'a CutoverPostponed,
+}
+#[derive(Template)]
+#[template(path = "emails/de/cutover_postponed.html")]
+struct CutoverPostponedDeHtml<'a> {
+    p: &'a CutoverPostponed,
+}
+
 #[derive(Template)]
 #[template(path = "emails/en/booking_confirmed.txt", blocks = ["subject", "body"])]
 struct BookingConfirmedEnText<'a> {
@@ -210,6 +241,29 @@ pub fn render(
                         t.as_subject().render()?,
                         t.as_body().render()?,
                         MovedDeHtml { p: &p }.render()?,
+                    )
+                }
+            };
+            Ok(finish(subject, text, html, &p.display_name))
+        }
+        "cutover_postponed" => {
+            let mut p: CutoverPostponed = params("cutover_postponed", p)?;
+            p.display_name = name_or_email(&p.display_name, &p.email);
+            let (subject, text, html) = match locale {
+                Locale::En => {
+                    let t = CutoverPostponedEnText { p: &p };
+                    (
+                        t.as_subject().render()?,
+                        t.as_body().render()?,
+                        CutoverPostponedEnHtml { p: &p }.render()?,
+                    )
+                }
+                Locale::De => {
+                    let t = CutoverPostponedDeText { p: &p };
+                    (
+                        t.as_subject().render()?,
+                        t.as_body().render()?,
+                        CutoverPostponedDeHtml { p: &p }.render()?,
                     )
                 }
             };

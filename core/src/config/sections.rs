@@ -221,6 +221,8 @@ pub struct WorkerConfig {
     /// Connections per side used by one mailbox copy.
     pub connections_per_side: u32,
     pub max_attempts: u32,
+    /// First retry delay; it doubles with each attempt, up to one hour.
+    pub retry_base_secs: u64,
     pub lease_secs: u64,
 }
 
@@ -232,6 +234,7 @@ impl Default for WorkerConfig {
             preload_on_import: true,
             connections_per_side: 4,
             max_attempts: 5,
+            retry_base_secs: 30,
             lease_secs: 300,
         }
     }

@@ -11,6 +11,7 @@ use cutover_core::MigrationState as S;
 use cutover_core::UserId;
 use cutover_core::db::events::EventRepo;
 use cutover_core::db::outbox::{NewNotice, OutboxRepo};
+use cutover_core::db::slots::SlotRepo;
 use cutover_core::db::users::{User, UserRepo};
 use serde_json::json;
 use std::time::Duration;
@@ -218,4 +219,37 @@ fn first_errors(r: &CopyReport) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Tells the user that the switch did not happen at the booked time. Only for
+/// failures before the flip (the user is still on legacy); once per job, however
+/// often the job is retried.
+pub(super) async fn notify_postponed(w: &Worker, id: &UserId, job: i64) -> Result<(), StepError> {
+    let db = w.db();
+    let Some(user) = db.user(id).await? else {
+        return Ok(());
+    };
+    if user.state.is_switched() {
+        return Ok(());
+    }
+    let slot = db
+        .booking(id)
+        .await?
+        .map(|b| b.slot.starts_at)
+        .unwrap_or_else(cutover_core::db::now);
+    let notice = NewNotice {
+        dedupe_key: format!("cutover_postponed:{}:{job}", user.id),
+        user_id: Some(user.id.clone()),
+        template: "cutover_postponed".into(),
+        locale: user.locale.clone(),
+        to: user.email.clone(),
+        params: json!({
+            "display_name": user.display_name,
+            "email": user.email.as_str(),
+            "slot_time": slot,
+            "portal_url": w.config().portal.public_url,
+        }),
+    };
+    db.enqueue_notice(&notice, user.email.domain()).await?;
+    Ok(())
 }

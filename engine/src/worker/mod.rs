@@ -152,8 +152,14 @@ impl Worker {
                         .record_failure(&job.user_id, e.step(), &error)
                         .await?;
                 }
-                let retry_at = (job.attempts < self.config.worker.max_attempts as i64)
-                    .then(|| now() + backoff_secs(job.attempts));
+                if job.kind == JobKind::Cutover
+                    && let Err(n) = cutover::notify_postponed(self, &job.user_id, job.id).await
+                {
+                    warn!(error = %n, "cannot queue the postponement notice");
+                }
+                let retry_at = (job.attempts < self.config.worker.max_attempts as i64).then(|| {
+                    now() + backoff_secs(job.attempts, self.config.worker.retry_base_secs)
+                });
                 self.db.fail(job.id, &self.id, &error, retry_at).await?;
                 Ok(Outcome::Failed {
                     job: job.id,
@@ -245,7 +251,9 @@ impl Worker {
     }
 }
 
-/// 30 s, 1 min, 2 min … capped at one hour.
-fn backoff_secs(attempt: i64) -> i64 {
-    (30_i64 << attempt.clamp(0, 7).saturating_sub(1)).min(3600)
+/// `base`, then twice that for each further attempt, capped at one hour.
+fn backoff_secs(attempt: i64, base: u64) -> i64 {
+    let base = i64::try_from(base).unwrap_or(3600);
+    base.saturating_mul(1 << attempt.clamp(1, 12).saturating_sub(1))
+        .min(3600)
 }
