@@ -7,6 +7,7 @@ mod autoconfig;
 mod copy;
 mod copy_cli;
 mod copy_delta;
+mod copy_login;
 mod copy_names;
 mod cutover;
 mod db;

@@ -103,6 +103,19 @@ pub(crate) async fn start_tls(
     let tls = TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .map_err(|e| ImapError::Tls(e.to_string()))?;
+        .map_err(|e| ImapError::Tls(handshake_error(host, &e)))?;
     Ok(Stream::Tls(Box::new(tls)))
+}
+
+/// Names the host, and says so plainly when its certificate is the problem.
+fn handshake_error(host: &str, e: &io::Error) -> String {
+    let bad_cert = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+    if bad_cert {
+        format!("certificate of {host} not accepted: {e} (a private CA must be given as a CA file)")
+    } else {
+        format!("handshake with {host} failed: {e}")
+    }
 }

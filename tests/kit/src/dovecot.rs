@@ -30,6 +30,32 @@ pub struct DovecotOptions {
     pub autocreate_special_use: bool,
     /// Appended verbatim to dovecot.conf (later settings win).
     pub extra_conf: String,
+    /// TLS: STARTTLS on the IMAP port plus an imaps listener (`Dovecot::imaps_port`).
+    /// Plain-text logins stay allowed on the IMAP port.
+    pub tls: Option<DovecotTls>,
+    /// Accept XOAUTH2/OAUTHBEARER, checking tokens at this RFC 7662
+    /// introspection URL (`http://client:secret@host:port/path`); the login
+    /// name must equal the reply's `sub`. Users still need `add_user`.
+    pub oauth2_introspection_url: Option<String>,
+}
+
+/// Certificate and key files (PEM) for [`DovecotOptions::tls`].
+#[derive(Debug, Clone)]
+pub struct DovecotTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub imaps_port: Option<u16>,
+}
+
+impl DovecotTls {
+    /// The server certificate of a [`crate::TestCa`], on a random imaps port.
+    pub fn from_ca(ca: &crate::TestCa) -> Self {
+        DovecotTls {
+            cert: ca.server_cert.clone(),
+            key: ca.server_key.clone(),
+            imaps_port: None,
+        }
+    }
 }
 
 impl DovecotOptions {
@@ -45,6 +71,8 @@ impl DovecotOptions {
             master_password: None,
             autocreate_special_use: false,
             extra_conf: String::new(),
+            tls: None,
+            oauth2_introspection_url: None,
         }
     }
 
@@ -62,6 +90,8 @@ impl DovecotOptions {
 /// A running Dovecot; killed on drop.
 pub struct Dovecot {
     pub imap_port: u16,
+    /// The implicit-TLS port, when started with [`DovecotOptions::tls`].
+    pub imaps_port: Option<u16>,
     pub sieve_port: u16,
     pub master_user: String,
     pub master_password: String,
@@ -80,6 +110,10 @@ impl Dovecot {
         let d = dir.path();
         let imap_port = port_or_free(opts.imap_port)?;
         let sieve_port = port_or_free(opts.sieve_port)?;
+        let imaps_port = match &opts.tls {
+            Some(tls) => Some(port_or_free(tls.imaps_port)?),
+            None => None,
+        };
         let master_password = opts
             .master_password
             .clone()
@@ -104,10 +138,23 @@ impl Dovecot {
             &d.join("master-users"),
             format!("{}:{{PLAIN}}{}::::::\n", opts.master_user, master_password),
         )?;
+        if let Some(url) = &opts.oauth2_introspection_url {
+            write_public(&d.join("oauth2.conf.ext"), oauth2_conf(url))?;
+        }
         let conf = d.join("dovecot.conf");
         write_public(
             &conf,
-            render_conf(&opts, d, imap_port, sieve_port, mail_uid, mail_gid)?,
+            render_conf(
+                &opts,
+                d,
+                Ports {
+                    imap: imap_port,
+                    imaps: imaps_port,
+                    sieve: sieve_port,
+                },
+                mail_uid,
+                mail_gid,
+            )?,
         )?;
 
         let mut cmd = Command::new("dovecot");
@@ -127,8 +174,12 @@ impl Dovecot {
                     && read_greeting(sieve_port, |l| l.starts_with("OK"))?,
             )
         })?;
+        if let Some(port) = imaps_port {
+            process.wait_ports(&[port])?;
+        }
         Ok(Dovecot {
             imap_port,
+            imaps_port,
             sieve_port,
             master_user: opts.master_user.clone(),
             master_password,
@@ -205,14 +256,49 @@ impl Drop for Dovecot {
     }
 }
 
+struct Ports {
+    imap: u16,
+    imaps: Option<u16>,
+    sieve: u16,
+}
+
+/// RFC 7662 introspection; Dovecot sends the URL's user:password as Basic auth.
+fn oauth2_conf(url: &str) -> String {
+    format!(
+        "introspection_mode = post\nintrospection_url = {url}\n\
+         username_attribute = sub\nactive_attribute = active\nactive_value = true\n"
+    )
+}
+
 fn render_conf(
     o: &DovecotOptions,
     d: &Path,
-    imap_port: u16,
-    sieve_port: u16,
+    ports: Ports,
     uid: u32,
     gid: u32,
 ) -> anyhow::Result<String> {
+    let (imap_port, sieve_port) = (ports.imap, ports.sieve);
+    let ssl = match &o.tls {
+        Some(t) => format!(
+            "ssl = yes\nssl_cert = <{}\nssl_key = <{}\nssl_min_protocol = TLSv1.2\n",
+            t.cert.display(),
+            t.key.display()
+        ),
+        None => "ssl = no\n".to_owned(),
+    };
+    let imaps_port = ports.imaps.unwrap_or(0);
+    let (mechanisms, oauth_passdb) = if o.oauth2_introspection_url.is_some() {
+        (
+            "plain login xoauth2 oauthbearer",
+            format!(
+                "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
+                 args = {}/oauth2.conf.ext\n}}\n",
+                d.display()
+            ),
+        )
+    } else {
+        ("plain login", String::new())
+    };
     let d = d.display();
     let sep = o.separator;
     let location = match sep {
@@ -254,9 +340,8 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap sieve
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+{ssl}disable_plaintext_auth = no
+auth_mechanisms = {mechanisms}
 auth_master_user_separator = *
 # tests make failing logins on purpose; don't slow the next ones down
 auth_failure_delay = 0
@@ -280,7 +365,7 @@ passdb {{
   pass = yes
   args = scheme=PLAIN {d}/master-users
 }}
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users/%u
 }}
@@ -295,7 +380,8 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service managesieve-login {{

@@ -17,8 +17,9 @@ mod radicale;
 mod slapd;
 mod smtp;
 mod stack;
+mod tls;
 
-pub use dovecot::{Dovecot, DovecotOptions};
+pub use dovecot::{Dovecot, DovecotOptions, DovecotTls};
 pub use maildir::{FALLBACK_DATE, LoadStats};
 pub use mailgen::{GeneratedMail, generate_mail};
 pub use mariadb::MariaDb;
@@ -29,6 +30,7 @@ pub use smtp::{ReceivedMail, SmtpSink};
 pub use stack::{
     DEMO_LDAP_ADMIN_PASSWORD, DEMO_MASTER_PASSWORD, DEMO_USERS, DemoUser, Stack, demo_users_csv,
 };
+pub use tls::TestCa;
 
 use anyhow::Context as _;
 use std::os::unix::fs::PermissionsExt as _;
