@@ -10,6 +10,7 @@ mod copy_delta;
 mod copy_login;
 mod copy_names;
 mod cutover;
+mod cutover_failure;
 mod db;
 mod mailer;
 mod portal;
