@@ -113,10 +113,12 @@ async fn append_batch(
         .into_iter()
         .filter_map(|f| Some((f.uid?, f.body?)))
         .collect();
-    // A UID without data was expunged meanwhile: gone, not failed.
+    // A UID without data was expunged meanwhile: gone, not failed. Dovecot
+    // serves a message expunged by another session as an empty BODY[].
     let present: Vec<(&NewMessage, Vec<u8>)> = batch
         .iter()
         .filter_map(|m| bodies.remove(&m.uid).map(|b| (m, b)))
+        .filter(|(m, b)| !b.is_empty() || m.size == 0)
         .collect();
     let rows: Vec<MessageRow> = present
         .iter()
