@@ -6,7 +6,10 @@
 mod autoconfig;
 mod copy;
 mod copy_cli;
+mod copy_crash;
 mod copy_delta;
+mod copy_errors;
+mod copy_field;
 mod copy_login;
 mod copy_names;
 mod cutover;
