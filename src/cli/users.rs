@@ -23,6 +23,9 @@ pub enum UsersCmd {
 pub enum AdminCmd {
     /// Set the number of parallel migrations; running workers pick it up live.
     SetConcurrency { n: u32 },
+    /// Run a failed user's job again now (the cutover if they booked a slot or
+    /// were already switched, otherwise the preload).
+    Retry { email: String },
 }
 
 pub async fn run(cmd: UsersCmd, config: &Config) -> anyhow::Result<ExitCode> {
@@ -57,13 +60,46 @@ pub async fn run(cmd: UsersCmd, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn admin(cmd: AdminCmd, config: &Config) -> anyhow::Result<ExitCode> {
-    let AdminCmd::SetConcurrency { n } = cmd;
-    anyhow::ensure!(n > 0, "concurrency must be at least 1");
     let db = super::open_db(config).await?;
+    let n = match cmd {
+        AdminCmd::SetConcurrency { n } => n,
+        AdminCmd::Retry { email } => return retry(&db, &email).await,
+    };
+    anyhow::ensure!(n > 0, "concurrency must be at least 1");
     db.set_setting(cutover_engine::worker::CONCURRENCY_SETTING, &n.to_string())
         .await
         .context("cannot store the setting")?;
     println!("worker concurrency set to {n}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retry(db: &cutover_core::db::Db, email: &str) -> anyhow::Result<ExitCode> {
+    use cutover_core::MigrationState as S;
+    use cutover_core::db::jobs::JobKind;
+    let email = EmailAddress::parse(email)?;
+    let Some(user) = db.user_by_email(&email).await? else {
+        anyhow::bail!("no user with address {email}");
+    };
+    let booked = db.booking(&user.id).await?.is_some();
+    let failed_after_flip = user.state == S::Switched;
+    anyhow::ensure!(
+        user.state == S::Failed || failed_after_flip,
+        "{email} is {}, not failed; nothing to retry",
+        user.state
+    );
+    let kind = if booked || failed_after_flip {
+        JobKind::Cutover
+    } else {
+        JobKind::Preload
+    };
+    db.enqueue(kind, &user.id, cutover_core::db::now()).await?;
+    db.record_event(
+        Some(&user.id),
+        "retry",
+        &format!("{} requeued by an operator", kind.as_str()),
+    )
+    .await?;
+    println!("{email}: {} queued", kind.as_str());
     Ok(ExitCode::SUCCESS)
 }
 
