@@ -4,8 +4,10 @@
 
 use crate::copy::{USER, write_folder};
 use crate::support::{fingerprint, master_endpoint, total_messages};
-use cutover_engine::imap::{Auth, Endpoint, ImapError, Security, Session};
-use cutover_testkit::{Dovecot, DovecotOptions, DovecotTls, TestCa};
+use cutover_engine::imap::{
+    Auth, Endpoint, ImapError, OAuthMechanism, Security, Session, TokenSource,
+};
+use cutover_testkit::{Dovecot, DovecotOptions, DovecotTls, OidcProvider, TestCa};
 use std::path::Path;
 use std::process::Command;
 
@@ -32,7 +34,11 @@ fn cutover(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 
 /// Three small folders: INBOX, Work, Work/2024.
 fn small_mailbox(root: &Path, tag: &str) {
-    for (folder, n) in [("INBOX", 2), ("Work", 2), ("Work/2024", 1)] {
+    mailbox_with(root, tag, &[("INBOX", 2), ("Work", 2), ("Work/2024", 1)]);
+}
+
+fn mailbox_with(root: &Path, tag: &str, folders: &[(&str, usize)]) {
+    for &(folder, n) in folders {
         let msgs: Vec<(String, Vec<u8>)> = (0..n)
             .map(|i| {
                 let body = format!(
@@ -189,5 +195,162 @@ async fn no_starttls_means_no_login() {
     assert!(
         !log.contains(&format!("user=<{USER}>")),
         "no login attempt expected:\n{log}"
+    );
+}
+
+const EMAIL: &str = "alice@example.com";
+const IDP_PASSWORD: &str = "alice-at-the-idp";
+
+/// Each call hands out the next token (each from its own sign-in) and
+/// revokes the one it handed out before, so only the newest token is valid:
+/// a copy that reused an old token on a later connection would fail.
+fn rotating_token_command(dir: &Path, idp: &OidcProvider, tokens: &[String]) -> String {
+    for (i, t) in tokens.iter().enumerate() {
+        std::fs::write(dir.join(format!("token.{}", i + 1)), t).unwrap();
+    }
+    let script = dir.join("rotate-token.sh");
+    let body = r#"#!/bin/sh
+set -eu
+cd "DIR"
+n=$(( $(cat calls 2>/dev/null || echo 0) + 1 )); echo "$n" > calls
+if [ -f "token.$((n - 1))" ]; then
+  curl -sSf -u cutover:cutover-secret --data-urlencode "token=$(cat "token.$((n - 1))")" "REVOKE" >/dev/null
+fi
+cat "token.$n"
+"#
+    .replace("DIR", dir.to_str().unwrap())
+    .replace("REVOKE", &idp.revocation_url());
+    std::fs::write(&script, body).unwrap();
+    format!("sh {}", script.display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_are_read_again_on_every_connect() {
+    // TTL well above a run: expiry is exercised through revocation, which
+    // introspection reports the same way (active: false).
+    let idp = OidcProvider::start(&[(EMAIL, IDP_PASSWORD)], 600).expect("oidc-provider must start");
+    let source = Dovecot::start(DovecotOptions {
+        oauth2_introspection_url: Some(idp.introspection_url()),
+        ..DovecotOptions::legacy()
+    })
+    .expect("Dovecot with the oauth2 passdb must start");
+    source.add_user(EMAIL, "only-oauth-is-used").unwrap();
+    let target = Dovecot::start(DovecotOptions::target()).expect("target Dovecot must start");
+    target.add_user(USER, PASSWORD).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    small_mailbox(&tmp.path().join("mail"), "oauth");
+    let loaded = source
+        .load_maildir(EMAIL, &tmp.path().join("mail"))
+        .unwrap();
+
+    // Revoking a token revokes its whole grant: independent sign-ins.
+    let tokens = idp.sign_in(EMAIL, IDP_PASSWORD).unwrap();
+    let other = idp.sign_in(EMAIL, IDP_PASSWORD).unwrap();
+    let token_file = tmp.path().join("access-token");
+    std::fs::write(&token_file, format!("{}\n", tokens.access_token)).unwrap();
+
+    // The engine reads the token file on every connect, with either mechanism.
+    let ep = |mechanism| Endpoint {
+        host: "127.0.0.1".into(),
+        port: source.imap_port,
+        security: Security::Plain,
+        auth: Auth::OAuth {
+            user: EMAIL.into(),
+            token: TokenSource::File(token_file.clone()),
+            mechanism,
+        },
+        ca_file: None,
+    };
+    let s = Session::connect(&ep(OAuthMechanism::XOAuth2))
+        .await
+        .expect("XOAUTH2 login");
+    s.logout().await;
+    idp.revoke(&tokens.access_token).unwrap();
+    let err = Session::connect(&ep(OAuthMechanism::OAuthBearer))
+        .await
+        .expect_err("a revoked token must not log in");
+    assert!(err.is_auth_failure(), "{err:?}");
+    std::fs::write(&token_file, &other.access_token).unwrap();
+    let s = Session::connect(&ep(OAuthMechanism::OAuthBearer))
+        .await
+        .expect("OAUTHBEARER with the rewritten token file");
+    s.logout().await;
+
+    // The CLI with a token file holding a refreshed token.
+    let refreshed = idp.refresh(&other.refresh_token).unwrap();
+    std::fs::write(&token_file, &refreshed).unwrap();
+    let target_pw = tmp.path().join("target-pw");
+    std::fs::write(&target_pw, PASSWORD).unwrap();
+    let source_url = format!("imap://alice%40example.com@127.0.0.1:{}", source.imap_port);
+    let target_url = format!("imap://{USER}@127.0.0.1:{}", target.imap_port);
+    let database = format!("sqlite://{}", tmp.path().join("cutover.db").display());
+    let base: Vec<String> = [
+        "copy",
+        "--json",
+        "--allow-plaintext",
+        "--source",
+        &source_url,
+        "--target",
+        &target_url,
+        "--target-password-file",
+        target_pw.to_str().unwrap(),
+        "--database",
+        &database,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let run = |extra: &[&str]| {
+        let mut a: Vec<&str> = base.iter().map(String::as_str).collect();
+        a.extend(extra);
+        cutover(&a, &[])
+    };
+    let (code, out, err) = run(&["--source-oauth-token-file", token_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}\n{}", source.log());
+    assert_eq!(json(&out)["messages_copied"], loaded.messages as u64);
+
+    // The CLI with a token command that rotates the token on every call:
+    // every connection must fetch its own. Two folders to copy and two workers
+    // give two source connections one after the other: the planning one
+    // (reused by the first worker), then the second worker's.
+    mailbox_with(
+        &tmp.path().join("more"),
+        "later",
+        &[("Later", 2), ("Later/Still", 1)],
+    );
+    let more = source
+        .load_maildir(EMAIL, &tmp.path().join("more"))
+        .unwrap();
+    let rot = tmp.path().join("rotation");
+    std::fs::create_dir(&rot).unwrap();
+    let rotation: Vec<String> = (0..6)
+        .map(|_| idp.sign_in(EMAIL, IDP_PASSWORD).unwrap().access_token)
+        .collect();
+    let command = rotating_token_command(&rot, &idp, &rotation);
+    let (code, out, err) = run(&[
+        "--source-oauth-command",
+        &command,
+        "--oauth-mechanism",
+        "oauthbearer",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}\n{}", source.log());
+    assert_eq!(json(&out)["messages_copied"], more.messages as u64);
+    let calls: u32 = std::fs::read_to_string(rot.join("calls"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(calls, 2, "token command runs once per connection");
+
+    // A revoked (or expired) token is an authentication error.
+    std::fs::write(&token_file, &tokens.access_token).unwrap();
+    let (code, out, err) = run(&["--source-oauth-token-file", token_file.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(err.contains("authentication failed"), "{err}");
+    assert!(
+        !err.contains(&tokens.access_token),
+        "no token in output: {err}"
     );
 }
