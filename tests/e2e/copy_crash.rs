@@ -41,19 +41,34 @@ fn target_count(target: &Dovecot) -> u64 {
         .sum()
 }
 
-/// Starts a copy and kills it with SIGKILL after `after`; false if it ended first.
-fn kill_after(legacy: &Dovecot, target: &Dovecot, db: &Path, after: Duration) -> bool {
+/// When to kill a running copy.
+enum KillAt {
+    /// After this long (may land in login, planning or copying).
+    Time(Duration),
+    /// As soon as the target holds at least this many messages.
+    Messages(u64),
+}
+
+/// Starts a copy and kills it with SIGKILL at `at`; false if it ended first.
+fn kill_at(legacy: &Dovecot, target: &Dovecot, db: &Path, at: &KillAt) -> bool {
     let mut child = copy_command(legacy, target, db, &["--batch-messages", "25"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn cutover copy");
     let started = Instant::now();
-    while started.elapsed() < after {
+    loop {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        let now = match at {
+            KillAt::Time(d) => started.elapsed() >= *d,
+            KillAt::Messages(n) => target_count(target) >= *n,
+        };
+        if now || started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -74,17 +89,22 @@ async fn killed_at_random_points_then_rerun_copies_every_message_exactly_once() 
     let mut kills = 0;
     let mut mid_copy = 0;
     let mut timeline = Vec::new();
-    for _ in 0..6 {
+    for round in 0..6 {
         let before = target_count(&target);
-        let delay = Duration::from_millis(150 + rng.below(1200));
-        if !kill_after(&legacy, &target, &db, delay) {
-            timeline.push(format!("{delay:?}: finished"));
+        let total = loaded.messages as u64;
+        let at = if round % 3 == 2 {
+            KillAt::Time(Duration::from_millis(20 + rng.below(300)))
+        } else {
+            KillAt::Messages(before + 1 + rng.below((total - before) / 3 + 1))
+        };
+        if !kill_at(&legacy, &target, &db, &at) {
+            timeline.push("finished".to_owned());
             break;
         }
         kills += 1;
         let after = target_count(&target);
-        timeline.push(format!("{delay:?}: {before} -> {after} on target"));
-        if after > before && after < loaded.messages as u64 {
+        timeline.push(format!("{before} -> {after}"));
+        if after > before && after < total {
             mid_copy += 1;
         }
     }
@@ -139,17 +159,10 @@ async fn lost_state_after_a_partial_copy_adopts_duplicates_with_multiplicity() {
     // Killed in the middle, then the database is gone.
     let db = tmp.path().join("cutover.db");
     let mut rng = Rng::new();
-    let mut partial = false;
-    for _ in 0..8 {
-        let delay = Duration::from_millis(100 + rng.below(400));
-        kill_after(&legacy, &target, &db, delay);
-        let n = target_count(&target);
-        if n > 0 && n < 600 {
-            partial = true;
-            break;
-        }
-        assert!(n == 0, "a kill must land before the end ({n} copied)");
-    }
+    let at = KillAt::Messages(1 + rng.below(598));
+    assert!(kill_at(&legacy, &target, &db, &at), "killed before the end");
+    let n = target_count(&target);
+    let partial = n > 0 && n < 600;
     assert!(partial, "no kill landed in the middle of the copy");
     std::fs::remove_file(&db).unwrap();
     let (code, json, stderr) = run_json(&mut copy_command(&legacy, &target, &db, &[]));
