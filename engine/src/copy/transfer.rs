@@ -157,6 +157,38 @@ async fn append_batch(
                 out.copied += 1;
                 out.bytes += body.len() as u64;
             }
+            // A target may refuse a keyword its PERMANENTFLAGS allowed (too
+            // long, too many): never lose the message for it; report it.
+            Err(e) if m.flags.iter().any(|f| !f.starts_with('\\')) => {
+                let system: Vec<String> = m
+                    .flags
+                    .iter()
+                    .filter(|f| f.starts_with('\\'))
+                    .cloned()
+                    .collect();
+                let one = [AppendMessage {
+                    flags: &system,
+                    internal_date: m.internal_date.as_ref(),
+                    body,
+                }];
+                let again = tgt
+                    .append_many(target_folder, &one)
+                    .await
+                    .map_err(StepError::Target)?;
+                if let Some(Ok(uid)) = again.into_iter().next() {
+                    // The row keeps the source flags, so later runs do not retry them.
+                    done.extend(uid.map(|t| (m.uid, t, flag_string(&m.flags))));
+                    out.copied += 1;
+                    out.bytes += body.len() as u64;
+                    let dropped: Vec<&String> =
+                        m.flags.iter().filter(|f| !system.contains(f)).collect();
+                    out.failed
+                        .push((m.uid, format!("copied without keywords {dropped:?}: {e}")));
+                } else {
+                    forget.push(m.uid);
+                    out.failed.push((m.uid, format!("APPEND: {e}")));
+                }
+            }
             Err(e) => {
                 forget.push(m.uid);
                 out.failed.push((m.uid, format!("APPEND: {e}")));
