@@ -213,6 +213,17 @@ async fn flags_and_keywords_are_kept_a_refused_flag_is_reported_never_the_messag
             "{flag} reported as refused: {report:#?}"
         );
     }
+    let again = copy_report(&db, &legacy, &target, &CopyOptions::default()).await;
+    assert!(
+        again.errors.is_empty(),
+        "reported once: {:#?}",
+        again.errors
+    );
+    assert_eq!(again.messages_copied, 0);
+    assert_eq!(
+        fingerprint(&endpoint(&target, USER)).await["flags"],
+        expected
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
