@@ -17,9 +17,8 @@ pub struct Tree {
 
 impl Tree {
     pub async fn read(s: &mut Session) -> Result<Tree, ImapError> {
-        let ns = s.namespace().await?;
-        let entries = s.list().await?;
-        let subscribed = s.lsub().await?.into_iter().collect();
+        let (ns, entries, subscribed) = s.folders().await?;
+        let subscribed = subscribed.into_iter().collect();
         let delimiter = ns
             .as_ref()
             .and_then(|n| n.delimiter)

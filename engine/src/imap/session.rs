@@ -382,10 +382,57 @@ impl Session {
 
     /// Best-effort LOGOUT.
     pub async fn logout(mut self) {
-        if let Ok(tag) = self.conn.send(CommandBody::Logout).await {
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_secs(2), self.conn.wait(&tag)).await;
+        // Say goodbye without waiting for the answer: the server closes anyway.
+        if self.conn.send(CommandBody::Logout).await.is_ok() {
+            let _ = self.conn.flush().await;
         }
+    }
+
+    /// NAMESPACE (when advertised), `LIST "" "*"` and `LSUB "" "*"`, pipelined.
+    pub async fn folders(
+        &mut self,
+    ) -> Result<(Option<Namespace>, Vec<ListEntry>, Vec<String>), ImapError> {
+        let all = || ListMailbox::try_from("*").map_err(|e| ImapError::Protocol(e.to_string()));
+        let ns_tag = if self.has_cap("NAMESPACE") {
+            Some(self.conn.send(CommandBody::Namespace).await?)
+        } else {
+            None
+        };
+        let list = self
+            .conn
+            .send(CommandBody::List {
+                reference: mailbox("")?,
+                mailbox_wildcard: all()?,
+            })
+            .await?;
+        let lsub = self
+            .conn
+            .send(CommandBody::Lsub {
+                reference: mailbox("")?,
+                mailbox_wildcard: all()?,
+            })
+            .await?;
+        let mut tags = vec![("LIST", list), ("LSUB", lsub)];
+        if let Some(t) = ns_tag {
+            tags.push(("NAMESPACE", t));
+        }
+        for (name, tag) in tags {
+            let c = self.conn.wait(&tag).await?;
+            if c.outcome != Outcome::Ok {
+                self.conn.untagged.clear();
+                return Err(refused(name, c));
+            }
+        }
+        let (mut ns, mut entries, mut subscribed) = (None, Vec::new(), Vec::new());
+        for u in std::mem::take(&mut self.conn.untagged) {
+            match u {
+                Untagged::Namespace(n) => ns = n.into_iter().next(),
+                Untagged::List(e) => entries.push(e),
+                Untagged::Lsub(e) => subscribed.push(e.name),
+                _ => {}
+            }
+        }
+        Ok((ns, entries, subscribed))
     }
 }
 
