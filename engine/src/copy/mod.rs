@@ -6,6 +6,7 @@
 //! both UIDVALIDITYs, an in-flight row around every APPEND, header matching only
 //! to adopt, deltas that never touch target-only mail.
 
+mod big;
 mod folder;
 mod ident;
 mod plan;

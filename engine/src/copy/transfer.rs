@@ -48,7 +48,12 @@ pub(crate) async fn copy_new(
     rep: &mut FolderReport,
     issues: &mut Vec<CopyIssue>,
 ) -> Result<(), StepError> {
-    let batches = batches(msgs, ctx.opts.batch_bytes, ctx.opts.batch_messages.max(1));
+    // Bigger than a batch: streamed one by one after the batches.
+    let (big, small): (Vec<NewMessage>, Vec<NewMessage>) = msgs
+        .iter()
+        .cloned()
+        .partition(|m| u64::from(m.size) > ctx.opts.batch_bytes);
+    let batches = batches(&small, ctx.opts.batch_bytes, ctx.opts.batch_messages.max(1));
     let mut fetched: Option<(&[NewMessage], Vec<FetchData>)> = None;
     let mut next = batches.into_iter();
     loop {
@@ -89,9 +94,13 @@ pub(crate) async fn copy_new(
         }
         match f? {
             Some(b) => fetched = Some(b),
-            None => return Ok(()),
+            None => break,
         }
     }
+    for m in &big {
+        super::big::copy_big(ctx, src, tgt, folder_id, target_folder, m, rep, issues).await?;
+    }
+    Ok(())
 }
 
 #[derive(Default)]

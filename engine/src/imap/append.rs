@@ -102,6 +102,42 @@ impl Session {
         Ok(out)
     }
 
+    /// APPENDs one message streamed from `body` (`len` bytes; `nul` when it
+    /// contains NUL bytes). The outer error means the connection is unusable.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn append_stream<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        mailbox: &str,
+        flags: &[String],
+        date: Option<&chrono::DateTime<chrono::FixedOffset>>,
+        body: &mut R,
+        len: u64,
+        nul: bool,
+    ) -> Result<Result<Option<u32>, ImapError>, ImapError> {
+        if nul && !self.has_cap("BINARY") {
+            return Ok(Err(ImapError::Unsupported(
+                "BINARY (message contains NUL bytes)",
+            )));
+        }
+        let literal_plus = self.has_cap("LITERAL+");
+        let tag = match self
+            .conn
+            .send_append_stream(mailbox, flags, date, body, len, nul, literal_plus)
+            .await
+        {
+            Ok(t) => t,
+            Err(e @ ImapError::Refused { .. }) => return Ok(Err(e)),
+            Err(e) => return Err(e),
+        };
+        let c = self.conn.wait(&tag).await?;
+        self.drop_mailbox_updates();
+        Ok(match (c.outcome, &c.code) {
+            (Outcome::Ok, Some(RespCode::AppendUid { uid, .. })) => Ok(Some(*uid)),
+            (Outcome::Ok, _) => Ok(None),
+            _ => Err(refused("APPEND", c)),
+        })
+    }
+
     /// EXISTS and the like from appending into the selected mailbox: not ours.
     fn drop_mailbox_updates(&mut self) {
         self.conn

@@ -183,27 +183,16 @@ impl Conn {
         self.wbuf.extend_from_slice(b" APPEND ");
         write_astring(&mut self.wbuf, mailbox);
         for m in messages {
-            self.wbuf.extend_from_slice(b" (");
-            for (i, flag) in m.flags.iter().enumerate() {
-                if i > 0 {
-                    self.wbuf.push(b' ');
-                }
-                self.wbuf.extend_from_slice(flag.as_bytes());
-            }
-            self.wbuf.push(b')');
-            if let Some(date) = m.internal_date {
-                self.wbuf.extend_from_slice(
-                    format!(" \"{}\"", date.format("%d-%b-%Y %H:%M:%S %z")).as_bytes(),
-                );
-            }
-            // Messages with NUL need BINARY's literal8 (caller checked the capability).
-            let tilde = if m.body.contains(&0) { "~" } else { "" };
-            let plus = if literal_plus { "+" } else { "" };
-            self.wbuf
-                .extend_from_slice(format!(" {tilde}{{{}{plus}}}\r\n", m.body.len()).as_bytes());
-            if !literal_plus {
-                self.wait_continuation(&tag).await?;
-            }
+            let nul = m.body.contains(&0);
+            self.append_head(
+                &tag,
+                m.flags,
+                m.internal_date,
+                m.body.len() as u64,
+                nul,
+                literal_plus,
+            )
+            .await?;
             if m.body.len() > DIRECT_WRITE {
                 // Big messages go straight from the caller's buffer: no second copy.
                 self.flush().await?;
@@ -217,6 +206,72 @@ impl Conn {
         }
         self.wbuf.extend_from_slice(b"\r\n");
         Ok(tag)
+    }
+
+    /// Queues `APPEND` of one message read from `body` (exactly `len` bytes), in
+    /// pieces: memory stays bounded whatever the message size.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_append_stream<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        mailbox: &str,
+        flags: &[String],
+        date: Option<&chrono::DateTime<chrono::FixedOffset>>,
+        body: &mut R,
+        len: u64,
+        nul: bool,
+        literal_plus: bool,
+    ) -> Result<String, ImapError> {
+        let tag = self.next_tag();
+        self.wbuf.extend_from_slice(tag.as_bytes());
+        self.wbuf.extend_from_slice(b" APPEND ");
+        write_astring(&mut self.wbuf, mailbox);
+        self.append_head(&tag, flags, date, len, nul, literal_plus)
+            .await?;
+        self.flush().await?;
+        let copied = tokio::io::copy(&mut body.take(len), &mut self.stream).await?;
+        if copied != len {
+            // The literal is short: the connection is out of step and unusable.
+            return Err(ImapError::Protocol(format!(
+                "message source ended after {copied} of {len} bytes"
+            )));
+        }
+        self.wbuf.extend_from_slice(b"\r\n");
+        Ok(tag)
+    }
+
+    /// ` (flags) "date" {len+}` of one APPEND message, waiting for the
+    /// continuation when the literal is synchronizing.
+    async fn append_head(
+        &mut self,
+        tag: &str,
+        flags: &[String],
+        date: Option<&chrono::DateTime<chrono::FixedOffset>>,
+        len: u64,
+        nul: bool,
+        literal_plus: bool,
+    ) -> Result<(), ImapError> {
+        self.wbuf.extend_from_slice(b" (");
+        for (i, flag) in flags.iter().enumerate() {
+            if i > 0 {
+                self.wbuf.push(b' ');
+            }
+            self.wbuf.extend_from_slice(flag.as_bytes());
+        }
+        self.wbuf.push(b')');
+        if let Some(date) = date {
+            self.wbuf.extend_from_slice(
+                format!(" \"{}\"", date.format("%d-%b-%Y %H:%M:%S %z")).as_bytes(),
+            );
+        }
+        // Messages with NUL need BINARY's literal8 (caller checked the capability).
+        let tilde = if nul { "~" } else { "" };
+        let plus = if literal_plus { "+" } else { "" };
+        self.wbuf
+            .extend_from_slice(format!(" {tilde}{{{len}{plus}}}\r\n").as_bytes());
+        if !literal_plus {
+            self.wait_continuation(tag).await?;
+        }
+        Ok(())
     }
 
     /// Sends a raw line (SASL continuation data); `line` has no CRLF.

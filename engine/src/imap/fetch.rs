@@ -8,7 +8,7 @@ use imap_codec::imap_types::command::{CommandBody, FetchModifier};
 use imap_codec::imap_types::core::{AString, Vec1};
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section};
 use imap_codec::imap_types::search::SearchKey;
-use std::num::NonZeroU64;
+use std::num::{NonZeroU32, NonZeroU64};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchItems {
@@ -18,6 +18,8 @@ pub enum FetchItems {
     Flags,
     /// UID BODY.PEEK[].
     Body,
+    /// UID BODY.PEEK[]<offset.len>: one piece of a big message.
+    BodyRange { offset: u32, len: u32 },
     /// UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID Date)].
     IdentHeaders,
 }
@@ -49,6 +51,11 @@ impl Session {
             FetchItems::Body => names.push(MessageDataItemName::BodyExt {
                 section: None,
                 partial: None,
+                peek: true,
+            }),
+            FetchItems::BodyRange { offset, len } => names.push(MessageDataItemName::BodyExt {
+                section: None,
+                partial: Some((offset, NonZeroU32::new(len).unwrap_or(NonZeroU32::MIN))),
                 peek: true,
             }),
             FetchItems::IdentHeaders => {
