@@ -190,3 +190,35 @@ async fn lost_state_adopts_by_headers_without_duplicates() {
     assert!(!v.ok);
     assert_eq!(v.missing_on_target, 1, "{v:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_over_the_target_appendlimit_are_reported_the_rest_copied() {
+    let target_opts = DovecotOptions {
+        extra_conf: "imap_capability = +APPENDLIMIT=300\n".into(),
+        ..DovecotOptions::target()
+    };
+    let (legacy, target) = servers(DovecotOptions::legacy(), target_opts).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let small: &[u8] = b"From: a@example.com\r\nSubject: small\r\nDate: Mon, 3 Jan 2022 10:00:00 +0000\r\n\r\nhi\r\n";
+    let big = [small, &[b'x'; 400][..], b"\r\n"].concat();
+    crate::copy::write_folder(&tmp.path().join("mail/INBOX"), &[("1", small), ("2", &big)]);
+    legacy.load_maildir(USER, &tmp.path().join("mail")).unwrap();
+    let db = db(tmp.path()).await;
+    let report = cutover_engine::copy::sync_mailbox(
+        &db,
+        "alice",
+        &endpoint(&legacy, USER),
+        &endpoint(&target, USER),
+        &cutover_engine::copy::CopyOptions::default(),
+        &cutover_engine::copy::NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.messages_copied, 1, "{report:#?}");
+    assert_eq!(report.errors.len(), 1, "{report:#?}");
+    assert_eq!(report.errors[0].uid, Some(2));
+    assert!(
+        report.errors[0].reason.contains("APPENDLIMIT"),
+        "{report:#?}"
+    );
+}

@@ -48,10 +48,27 @@ pub(crate) async fn copy_new(
     rep: &mut FolderReport,
     issues: &mut Vec<CopyIssue>,
 ) -> Result<(), StepError> {
-    // Bigger than a batch: streamed one by one after the batches.
-    let (big, small): (Vec<NewMessage>, Vec<NewMessage>) = msgs
+    // Over the target's APPENDLIMIT: reported, never sent (and never retried
+    // in a way that burns the session's error budget).
+    let limit = tgt.append_limit().unwrap_or(u64::MAX);
+    let (too_big, msgs): (Vec<NewMessage>, Vec<NewMessage>) = msgs
         .iter()
         .cloned()
+        .partition(|m| u64::from(m.size) > limit);
+    for m in &too_big {
+        rep.errors += 1;
+        issues.push(CopyIssue {
+            folder: rep.source.clone(),
+            uid: Some(m.uid),
+            reason: format!(
+                "{} bytes is over the target's APPENDLIMIT of {limit}",
+                m.size
+            ),
+        });
+    }
+    // Bigger than a batch: streamed one by one after the batches.
+    let (big, small): (Vec<NewMessage>, Vec<NewMessage>) = msgs
+        .into_iter()
         .partition(|m| u64::from(m.size) > ctx.opts.batch_bytes);
     let batches = batches(&small, ctx.opts.batch_bytes, ctx.opts.batch_messages.max(1));
     let mut fetched: Option<(&[NewMessage], Vec<FetchData>)> = None;

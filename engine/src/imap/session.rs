@@ -128,6 +128,18 @@ impl Session {
         &self.caps
     }
 
+    /// The largest message the server accepts (`APPENDLIMIT=n`, RFC 7889).
+    pub fn append_limit(&self) -> Option<u64> {
+        self.caps.iter().find_map(|c| {
+            let (name, value) = c.split_once('=')?;
+            if name.eq_ignore_ascii_case("APPENDLIMIT") {
+                value.parse().ok()
+            } else {
+                None
+            }
+        })
+    }
+
     pub fn has_cap(&self, cap: &str) -> bool {
         self.caps.iter().any(|c| c.eq_ignore_ascii_case(cap))
     }
