@@ -6,7 +6,8 @@ use crate::copy::{
 };
 use crate::copy_errors::{copy_command, messages, run_json, write_messages};
 use cutover_core::db::Db;
-use cutover_engine::copy::{CopyOptions, CopyReport, Progress, sync_mailbox};
+use cutover_core::db::sync_state::{FolderMarks, MessageRow, SyncStateRepo};
+use cutover_engine::copy::{CopyOptions, CopyReport, Progress, sync_mailbox, verify};
 use cutover_engine::imap::{AppendMessage, Session, StoreMode};
 use cutover_testkit::{Dovecot, DovecotOptions};
 use std::path::PathBuf;
@@ -337,11 +338,122 @@ async fn lookalikes_without_message_id_both_survive_lost_state() {
         .unwrap();
     t.uid_expunge(&first_uid).await.unwrap();
     t.logout().await;
+    // Verify sees the loss although the survivor has the same headers and size.
+    let v = verify(&endpoint(&legacy, USER), &endpoint(&target, USER))
+        .await
+        .unwrap();
+    assert!(!v.ok, "{v:#?}");
+    assert_eq!(v.missing_on_target, 1, "{v:#?}");
     let other = tempfile::tempdir().unwrap();
     let fresh = db(other.path()).await;
     let again = copy(&fresh, &legacy, &target).await;
     assert_eq!(again.messages_copied, 1, "{again:#?}");
     assert_same(&src, &fingerprint(&endpoint(&target, USER)).await);
+    let v = verify(&endpoint(&legacy, USER), &endpoint(&target, USER))
+        .await
+        .unwrap();
+    assert!(v.ok && v.missing_on_target == 0, "{v:#?}");
+
+    // What the header-only pairing left behind (90% twice, 80% missing) is not
+    // complete either, although the counts of (Date, size) agree.
+    let mut t = Session::connect(&endpoint(&target, USER)).await.unwrap();
+    t.select("INBOX", false).await.unwrap();
+    let uids = t.uid_search_all().await.unwrap();
+    assert_eq!(uids.len(), 2, "{uids:?}");
+    let eighty = uids[1].to_string(); // appended by the second run
+    t.uid_store(&eighty, &["\\Deleted".into()], StoreMode::Add)
+        .await
+        .unwrap();
+    t.uid_expunge(&eighty).await.unwrap();
+    t.unselect().await.unwrap();
+    let ninety = quota("90");
+    for r in t
+        .append_many(
+            "INBOX",
+            &[AppendMessage {
+                flags: &[],
+                internal_date: None,
+                body: &ninety,
+            }],
+        )
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+    t.logout().await;
+    let v = verify(&endpoint(&legacy, USER), &endpoint(&target, USER))
+        .await
+        .unwrap();
+    assert!(!v.ok, "{v:#?}");
+    assert_eq!(v.missing_on_target, 1, "{v:#?}");
+}
+
+/// The in-flight rows of two lookalikes (same headers and size, no Message-ID)
+/// after a crash where only the second APPEND landed: each row is resolved by
+/// content, so the first message is appended, never the second one again.
+/// Candidates bigger than a batch are compared piece by piece.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_lookalikes_are_resolved_by_content() {
+    let (legacy, target) = servers(DovecotOptions::legacy(), DovecotOptions::target()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let quota = |pct: &str| {
+        format!("From: admin@example.com\r\nSubject: quota warning\r\nDate: Tue, 4 Jan 2022 10:00:00 +0000\r\n\r\nYour mailbox is now {pct}% full.\r\n").into_bytes()
+    };
+    write_folder(
+        &tmp.path().join("mail/INBOX"),
+        &[("1", &quota("80")), ("2", &quota("90"))],
+    );
+    legacy.load_maildir(USER, &tmp.path().join("mail")).unwrap();
+    let db = db(tmp.path()).await;
+    copy(&db, &legacy, &target).await;
+    let src = fingerprint(&endpoint(&legacy, USER)).await;
+    assert_same(&src, &fingerprint(&endpoint(&target, USER)).await);
+
+    for folder in db.sync_folders("alice").await.unwrap() {
+        let rows: Vec<MessageRow> = db
+            .sync_messages(folder.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| MessageRow {
+                target_uid: None,
+                ..r
+            })
+            .collect();
+        assert_eq!(rows.len(), 2);
+        db.put_messages(folder.id, &rows).await.unwrap();
+        let marks = FolderMarks {
+            source_uidnext: folder.source_uidnext,
+            source_messages: folder.source_messages,
+            source_modseq: folder.source_modseq,
+            complete: false,
+        };
+        db.mark_folder(folder.id, marks).await.unwrap();
+    }
+    let mut t = Session::connect(&endpoint(&target, USER)).await.unwrap();
+    t.select("INBOX", false).await.unwrap();
+    let uids = t.uid_search_all().await.unwrap();
+    let first_uid = uids[0].to_string();
+    t.uid_store(&first_uid, &["\\Deleted".into()], StoreMode::Add)
+        .await
+        .unwrap();
+    t.uid_expunge(&first_uid).await.unwrap();
+    t.logout().await;
+
+    // Batches smaller than a message: the candidates are compared piece by piece.
+    let opts = CopyOptions {
+        batch_bytes: 64,
+        ..CopyOptions::default()
+    };
+    let again = copy_report(&db, &legacy, &target, &opts).await;
+    assert!(again.errors.is_empty(), "{again:#?}");
+    assert_eq!(again.messages_copied, 1, "{again:#?}");
+    assert_same(&src, &fingerprint(&endpoint(&target, USER)).await);
+    let v = verify(&endpoint(&legacy, USER), &endpoint(&target, USER))
+        .await
+        .unwrap();
+    assert!(v.ok, "{v:#?}");
 }
 
 /// §3 #6 and #11: a name holding the target's separator is mapped and reported;

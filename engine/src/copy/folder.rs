@@ -1,7 +1,8 @@
-//! One folder: fence on UIDVALIDITY, adopt or resolve in-flight rows by headers,
-//! copy new messages, propagate flag changes and expunges of copied messages.
+//! One folder: fence on UIDVALIDITY, adopt or resolve in-flight rows by headers
+//! (by content where headers are ambiguous), copy new messages, propagate flag
+//! changes and expunges of copied messages.
 
-use super::ident::ident;
+use super::ident::{Seen, content_digests, match_content, match_headers};
 use super::plan::FolderPlan;
 use super::transfer::{NewMessage, copy_new};
 use super::{CopyIssue, CopyOptions, FolderReport, Progress};
@@ -64,30 +65,42 @@ fn allowed_flags(flags: &[String], tsel: &Selected, refused: &mut BTreeSet<Strin
         .collect()
 }
 
-/// Target UIDs by header identity, in UID order (duplicates kept as a list).
-fn idents(data: Vec<FetchData>, exclude: &BTreeSet<u32>) -> HashMap<String, Vec<u32>> {
-    let mut sorted: Vec<(u32, String)> = data
+/// Pairs `source` candidates with unmapped `target` messages: by headers where
+/// they are unambiguous, by content digest (fetched on both sides, only for the
+/// ambiguous candidates, in bounded batches) otherwise. Source candidates that no
+/// longer exist cannot be compared and stay unpaired unless headers decide.
+async fn match_identities(
+    ctx: &Ctx<'_>,
+    src: &mut Session,
+    tgt: &mut Session,
+    source: &[Seen],
+    target: &[Seen],
+    meta: &BTreeMap<u32, FetchData>,
+) -> Result<HashMap<u32, u32>, StepError> {
+    let m = match_headers(source, target);
+    let mut pairs: HashMap<u32, u32> = m.pairs.into_iter().collect();
+    let src_amb: Vec<Seen> = m
+        .source_ambiguous
         .into_iter()
-        .filter_map(|f| {
-            let uid = f.uid?;
-            if exclude.contains(&uid) {
-                return None;
-            }
-            Some((
-                uid,
-                ident(f.header.as_deref().unwrap_or_default(), f.size.unwrap_or(0)),
-            ))
-        })
+        .filter(|s| meta.contains_key(&s.uid))
         .collect();
-    sorted.sort();
-    let mut out: HashMap<String, Vec<u32>> = HashMap::new();
-    for (uid, id) in sorted {
-        out.entry(id).or_default().push(uid);
+    if src_amb.is_empty() {
+        return Ok(pairs);
     }
-    for v in out.values_mut() {
-        v.reverse(); // pop() yields the lowest UID first
-    }
-    out
+    tracing::debug!(
+        source = src_amb.len(),
+        target = m.target_ambiguous.len(),
+        "ambiguous header identities: comparing content"
+    );
+    let (bytes, count) = (ctx.opts.batch_bytes, ctx.opts.batch_messages);
+    let (sd, td) = tokio::join!(
+        content_digests(src, &src_amb, bytes, count),
+        content_digests(tgt, &m.target_ambiguous, bytes, count)
+    );
+    let sd = sd.map_err(StepError::Source)?;
+    let td = td.map_err(StepError::Target)?;
+    pairs.extend(match_content(&src_amb, &sd, &m.target_ambiguous, &td));
+    Ok(pairs)
 }
 
 pub(crate) async fn sync_folder(
@@ -147,68 +160,80 @@ pub(crate) async fn sync_folder(
         meta.into_iter().filter_map(|f| Some((f.uid?, f))).collect();
 
     // Adoption (no state yet, target not empty) and in-flight resolution both
-    // look messages up on the target by header identity.
-    let in_flight: Vec<u32> = rows
+    // look messages up on the target: by header identity, by content where the
+    // headers are ambiguous.
+    let in_flight: Vec<Seen> = rows
         .values()
         .filter(|r| r.target_uid.is_none())
-        .map(|r| r.source_uid)
+        .map(|r| Seen {
+            uid: r.source_uid,
+            size: meta
+                .get(&r.source_uid)
+                .and_then(|f| f.size)
+                .unwrap_or_default(),
+            key: r.ident.clone(),
+            message_id: false,
+        })
         .collect();
     let adopt = rows.is_empty() && tsel.exists > 0 && !meta.is_empty();
     if adopt || !in_flight.is_empty() {
         let known: BTreeSet<u32> = rows.values().filter_map(|r| r.target_uid).collect();
-        let theads = tgt
+        let on_target: Vec<Seen> = tgt
             .uid_fetch("1:*", FetchItems::IdentHeaders, None)
             .await
-            .map_err(StepError::Target)?;
-        let mut on_target = idents(theads, &known);
-        let mut resolved = Vec::new();
-        let mut lost = Vec::new();
-        for uid in &in_flight {
-            let Some(row) = rows.get(uid) else { continue };
-            match on_target.get_mut(&row.ident).and_then(Vec::pop) {
-                Some(t) => resolved.push((*uid, t, row.flags.clone())),
-                None => lost.push(*uid),
-            }
-        }
-        ctx.db.complete_messages(state.id, &resolved).await?;
-        // Not on the target: that APPEND never happened, so copying again is right.
-        ctx.db.forget_messages(state.id, &lost).await?;
-        for (s, t, f) in resolved {
-            if let Some(r) = rows.get_mut(&s) {
-                r.target_uid = Some(t);
-                r.flags = f;
-            }
-        }
-        for uid in lost {
-            rows.remove(&uid);
-        }
+            .map_err(StepError::Target)?
+            .iter()
+            .filter_map(Seen::from_fetch)
+            .filter(|t| !known.contains(&t.uid))
+            .collect();
         if adopt {
-            let sheads = src
+            let mut candidates: Vec<Seen> = src
                 .uid_fetch("1:*", FetchItems::IdentHeaders, None)
                 .await
-                .map_err(StepError::Source)?;
-            let mut adopted = Vec::new();
-            let mut sorted: Vec<FetchData> =
-                sheads.into_iter().filter(|f| f.uid.is_some()).collect();
-            sorted.sort_by_key(|f| f.uid);
-            for f in sorted {
-                let (Some(uid), Some(size)) = (f.uid, f.size) else {
-                    continue;
-                };
-                let id = ident(f.header.as_deref().unwrap_or_default(), size);
-                if let Some(t) = on_target.get_mut(&id).and_then(Vec::pop) {
-                    // Unknown target flags: the flag pass below sets the source's.
-                    adopted.push(MessageRow {
-                        source_uid: uid,
-                        target_uid: Some(t),
+                .map_err(StepError::Source)?
+                .iter()
+                .filter_map(Seen::from_fetch)
+                .collect();
+            candidates.sort_unstable_by_key(|c| c.uid);
+            candidates.dedup_by_key(|c| c.uid);
+            let pairs = match_identities(ctx, src, tgt, &candidates, &on_target, &meta).await?;
+            // Unknown target flags: the flag pass below sets the source's.
+            let adopted: Vec<MessageRow> = candidates
+                .into_iter()
+                .filter_map(|c| {
+                    Some(MessageRow {
+                        source_uid: c.uid,
+                        target_uid: Some(*pairs.get(&c.uid)?),
                         flags: "\u{0}unknown".into(),
-                        ident: id,
-                    });
-                }
-            }
+                        ident: c.key,
+                    })
+                })
+                .collect();
             rep.adopted = adopted.len() as u64;
             ctx.db.put_messages(state.id, &adopted).await?;
             rows.extend(adopted.into_iter().map(|r| (r.source_uid, r)));
+        } else {
+            let pairs = match_identities(ctx, src, tgt, &in_flight, &on_target, &meta).await?;
+            let mut resolved = Vec::new();
+            let mut lost = Vec::new();
+            for c in &in_flight {
+                match (pairs.get(&c.uid), rows.get(&c.uid)) {
+                    (Some(t), Some(row)) => resolved.push((c.uid, *t, row.flags.clone())),
+                    _ => lost.push(c.uid),
+                }
+            }
+            ctx.db.complete_messages(state.id, &resolved).await?;
+            // Not on the target: that APPEND never happened, so copying again is right.
+            ctx.db.forget_messages(state.id, &lost).await?;
+            for (s, t, f) in resolved {
+                if let Some(r) = rows.get_mut(&s) {
+                    r.target_uid = Some(t);
+                    r.flags = f;
+                }
+            }
+            for uid in lost {
+                rows.remove(&uid);
+            }
         }
     }
 

@@ -1,12 +1,11 @@
 //! Verification: the target holds every source message (by header identity and
-//! size, with multiplicity), folder by folder.
+//! size, by content where those are ambiguous, with multiplicity), folder by folder.
 
-use super::ident::ident;
+use super::ident::{Seen, content_digests, match_content, match_headers};
 use super::plan::{Tree, plan_folders};
-use super::{CopyError, CopyIssue};
-use crate::imap::{Endpoint, FetchData, FetchItems, Session};
+use super::{CopyError, CopyIssue, CopyOptions};
+use crate::imap::{Endpoint, FetchItems, ImapError, Session};
 use serde::Serialize;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FolderVerify {
@@ -28,30 +27,42 @@ pub struct VerifyReport {
     pub ok: bool,
 }
 
-fn counts(data: Vec<FetchData>) -> HashMap<String, u64> {
-    let mut out = HashMap::new();
-    for f in data {
-        if f.uid.is_some() {
-            *out.entry(ident(
-                f.header.as_deref().unwrap_or_default(),
-                f.size.unwrap_or(0),
-            ))
-            .or_insert(0) += 1;
-        }
-    }
-    out
-}
-
-async fn idents(
-    s: &mut Session,
-    name: &str,
-) -> Result<(u64, HashMap<String, u64>), crate::imap::ImapError> {
+/// The header identities of a folder's messages (the folder stays selected).
+async fn idents(s: &mut Session, name: &str) -> Result<(u64, Vec<Seen>), ImapError> {
     let sel = s.select(name, true).await?;
     if sel.exists == 0 {
-        return Ok((0, HashMap::new()));
+        return Ok((0, Vec::new()));
     }
     let data = s.uid_fetch("1:*", FetchItems::IdentHeaders, None).await?;
-    Ok((u64::from(sel.exists), counts(data)))
+    let mut seen: Vec<Seen> = data.iter().filter_map(Seen::from_fetch).collect();
+    seen.sort_unstable_by_key(|m| m.uid);
+    seen.dedup_by_key(|m| m.uid);
+    Ok((u64::from(sel.exists), seen))
+}
+
+/// Source messages without a counterpart on the target: pairs by headers where
+/// they are unambiguous, by content where they are not (the ambiguous candidates'
+/// bodies are fetched on both sides, in bounded batches), with multiplicity.
+async fn missing(
+    src: &mut Session,
+    tgt: &mut Session,
+    sids: &[Seen],
+    tids: &[Seen],
+) -> Result<u64, String> {
+    let m = match_headers(sids, tids);
+    let mut paired = m.pairs.len();
+    if !m.source_ambiguous.is_empty() {
+        let opts = CopyOptions::default();
+        let (bytes, count) = (opts.batch_bytes, opts.batch_messages);
+        let (sd, td) = tokio::join!(
+            content_digests(src, &m.source_ambiguous, bytes, count),
+            content_digests(tgt, &m.target_ambiguous, bytes, count)
+        );
+        let sd = sd.map_err(|e| format!("source: {e}"))?;
+        let td = td.map_err(|e| format!("target: {e}"))?;
+        paired += match_content(&m.source_ambiguous, &sd, &m.target_ambiguous, &td).len();
+    }
+    Ok(sids.len().saturating_sub(paired) as u64)
 }
 
 /// Compares every selectable source folder with its target folder.
@@ -95,10 +106,13 @@ pub async fn verify(source: &Endpoint, target: &Endpoint) -> Result<VerifyReport
             (Ok((sn, sids)), Ok((tn, tids))) => {
                 fv.source_messages = sn;
                 fv.target_messages = tn;
-                fv.missing_on_target = sids
-                    .iter()
-                    .map(|(id, n)| n.saturating_sub(tids.get(id).copied().unwrap_or(0)))
-                    .sum();
+                match missing(&mut src, &mut tgt, &sids, &tids).await {
+                    Ok(n) => fv.missing_on_target = n,
+                    Err(e) => {
+                        fv.error = Some(e);
+                        fv.missing_on_target = sn;
+                    }
+                }
             }
             (Err(e), _) => fv.error = Some(format!("source: {e}")),
             (_, Err(e)) => {
