@@ -9,6 +9,7 @@ mod auth;
 mod conn;
 mod error;
 mod fetch;
+mod list;
 pub mod mutf7;
 mod session;
 mod stream;
