@@ -222,3 +222,36 @@ async fn messages_over_the_target_appendlimit_are_reported_the_rest_copied() {
         "{report:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_limit_on_the_target_means_fewer_workers_not_failed_folders() {
+    let target_opts = DovecotOptions {
+        extra_conf: "mail_max_userip_connections = 2\n".into(),
+        ..DovecotOptions::target()
+    };
+    let (legacy, target) = servers(DovecotOptions::legacy(), target_opts).await;
+    let tmp = tempfile::tempdir().unwrap();
+    test_corpus(&tmp.path().join("mail"));
+    let loaded = legacy.load_maildir(USER, &tmp.path().join("mail")).unwrap();
+    let db = db(tmp.path()).await;
+    let opts = cutover_engine::copy::CopyOptions {
+        concurrency: 4,
+        ..Default::default()
+    };
+    let report = cutover_engine::copy::sync_mailbox(
+        &db,
+        "alice",
+        &endpoint(&legacy, USER),
+        &endpoint(&target, USER),
+        &opts,
+        &cutover_engine::copy::NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(report.errors.is_empty(), "{report:#?}");
+    assert_eq!(report.messages_copied, loaded.messages as u64);
+    assert_same(
+        &fingerprint(&endpoint(&legacy, USER)).await,
+        &fingerprint(&endpoint(&target, USER)).await,
+    );
+}

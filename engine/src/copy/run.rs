@@ -9,6 +9,7 @@ use cutover_core::db::Db;
 use cutover_core::db::sync_state::{FolderState, SyncStateRepo};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 fn source_err(ep: &Endpoint) -> impl Fn(ImapError) -> CopyError + '_ {
@@ -122,8 +123,9 @@ pub async fn sync_mailbox(
     };
     let workers = opts.concurrency.max(1);
     let mut first = Some((src, tgt));
+    let live = AtomicUsize::new(workers);
     let futs: Vec<_> = (0..workers)
-        .map(|_| worker(&ctx, source, target, first.take(), &queue))
+        .map(|_| worker(&ctx, source, target, first.take(), &queue, &live))
         .collect();
     for (folders, issues) in futures::future::join_all(futs).await {
         report.folders.extend(folders);
@@ -157,6 +159,7 @@ async fn worker(
     target: &Endpoint,
     mut sessions: Option<(Session, Session)>,
     queue: &Mutex<VecDeque<FolderPlan>>,
+    live: &AtomicUsize,
 ) -> (Vec<FolderReport>, Vec<CopyIssue>) {
     let mut folders = Vec::new();
     let mut issues = Vec::new();
@@ -176,6 +179,17 @@ async fn worker(
                         .err()
                         .map(StepError::Source)
                         .or(t.err().map(StepError::Target));
+                    // A server that refuses more connections (per-user limits,
+                    // throttling) gets fewer: this worker retires and hands the
+                    // folder back, as long as another worker is still running.
+                    if live.load(Ordering::SeqCst) > 1 {
+                        live.fetch_sub(1, Ordering::SeqCst);
+                        tracing::warn!(error = ?e.as_ref().map(|e| e.to_string()), "cannot open another connection pair; continuing with fewer");
+                        if let Ok(mut q) = queue.lock() {
+                            q.push_front(plan);
+                        }
+                        return (folders, issues);
+                    }
                     rep.errors += 1;
                     issues.push(CopyIssue {
                         folder: plan.display.clone(),
@@ -228,6 +242,7 @@ async fn worker(
         }
         folders.push(rep);
     }
+    live.fetch_sub(1, Ordering::SeqCst);
     if let Some((s, t)) = sessions {
         tokio::join!(s.logout(), t.logout());
     }
