@@ -14,7 +14,7 @@ mod run;
 mod transfer;
 mod verify;
 
-pub use plan::{FolderPlan, plan_folders};
+pub use plan::{FolderPlan, Tree, plan_folders};
 pub use run::sync_mailbox;
 pub use verify::{FolderVerify, VerifyReport, verify};
 
