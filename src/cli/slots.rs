@@ -18,6 +18,7 @@ pub enum SlotsCmd {
 
 pub async fn run(cmd: SlotsCmd, config: &Config) -> anyhow::Result<ExitCode> {
     let db = super::open_db(config).await?;
+    db.check_schema().await?;
     match cmd {
         SlotsCmd::Add { at, capacity } => {
             let t = if at == "now" {

@@ -32,6 +32,7 @@ pub async fn run(cmd: UsersCmd, config: &Config) -> anyhow::Result<ExitCode> {
     let UsersCmd::Show { email, json } = cmd;
     let email = EmailAddress::parse(&email)?;
     let db = super::open_db(config).await?;
+    db.check_schema().await?;
     let Some(user) = db.user_by_email(&email).await? else {
         anyhow::bail!("no user with address {email}");
     };
@@ -61,6 +62,7 @@ pub async fn run(cmd: UsersCmd, config: &Config) -> anyhow::Result<ExitCode> {
 
 pub async fn admin(cmd: AdminCmd, config: &Config) -> anyhow::Result<ExitCode> {
     let db = super::open_db(config).await?;
+    db.check_schema().await?;
     let n = match cmd {
         AdminCmd::SetConcurrency { n } => n,
         AdminCmd::Retry { email } => return retry(&db, &email).await,

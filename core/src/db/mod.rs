@@ -136,6 +136,20 @@ impl Db {
         }
     }
 
+    /// Fails with a hint when the schema is missing (e.g. a command run
+    /// without `--config` against a fresh default `cutover.db`).
+    pub async fn check_schema(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1 FROM users LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|_| {
+                DbError::Config(
+                    "the migration database has no schema: run `cutover db migrate` with the same --config (or pass --config)".into(),
+                )
+            })
+    }
+
     /// Cheap readiness probe for `cutover healthcheck` and `/healthz`.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

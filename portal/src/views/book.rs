@@ -129,7 +129,8 @@ pub(crate) async fn submit(
             "display_name": user.display_name,
             "email": user.email.as_str(),
             "slot_starts_at": slot.starts_at,
-            "slot_time": slot_time,
+            // Unix seconds: the mailer formats the time for the notice's locale.
+            "slot_time": slot.starts_at,
             "portal_url": state.config.portal.public_url,
         }),
     };
