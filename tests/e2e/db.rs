@@ -115,6 +115,24 @@ async fn suite(db: &Db) {
     assert_eq!(taken.id, j.id);
     assert!(!db.heartbeat(j.id, "dead", 60).await.unwrap());
 
+    // Concurrent workers: every job is claimed once, and never two of one user.
+    for i in 0..10 {
+        let p = profile(&format!("c{i}"), &format!("c{i}@example.com"));
+        db.upsert_profile(&p).await.unwrap();
+        db.enqueue(JobKind::Preload, &p.id, now - 1).await.unwrap();
+        db.enqueue(JobKind::Cutover, &p.id, now - 1).await.unwrap();
+    }
+    let claims = futures_claims(db, 8).await;
+    let mut users: Vec<&str> = claims.iter().map(|j| j.user_id.as_str()).collect();
+    users.sort();
+    let before = users.len();
+    users.dedup();
+    assert_eq!(before, users.len(), "two jobs of one user running at once");
+    assert_eq!(users.len(), 10, "each user has one job running");
+    for j in &claims {
+        db.finish(j.id, "racer").await.unwrap();
+    }
+
     // Settings.
     db.set_setting("worker.concurrency", "3").await.unwrap();
     db.set_setting("worker.concurrency", "5").await.unwrap();
@@ -175,6 +193,26 @@ async fn suite(db: &Db) {
     assert!(db.session(&token).await.unwrap().is_none());
     let (expired, _) = db.create_session(&u1, -10).await.unwrap();
     assert!(db.session(&expired).await.unwrap().is_none());
+}
+
+/// `n` workers claiming at once until nothing is left for them.
+async fn futures_claims(db: &Db, n: usize) -> Vec<cutover_core::db::jobs::Job> {
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..n {
+        let db = db.clone();
+        set.spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(j) = db.claim(&format!("racer-{w}"), 60).await.unwrap() {
+                mine.push(j);
+            }
+            mine
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        all.extend(r.unwrap());
+    }
+    all
 }
 
 #[tokio::test]

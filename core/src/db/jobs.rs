@@ -1,7 +1,8 @@
 //! The job queue. Claiming is a compare-and-set on the row plus a unique
 //! `run_key`, which works the same on SQLite (single writer) and on MySQL with
-//! several workers: two workers may race for a row, but only one update matches,
-//! and a second job of a user who already has one running cannot be claimed.
+//! several workers: only one update matches a row, and a second job of a user
+//! who already has one running cannot be claimed. On MySQL the candidate rows
+//! are also locked with `FOR UPDATE SKIP LOCKED`, so workers do not contend.
 
 use super::{Db, DbError, now};
 use crate::UserId;
@@ -104,6 +105,57 @@ pub trait JobRepo {
     ) -> impl Future<Output = Result<(), DbError>> + Send;
 }
 
+/// One claim attempt over up to 32 due candidates; `lock` is the dialect's row-lock clause.
+async fn claim_on(
+    conn: &mut sqlx::AnyConnection,
+    lock: &str,
+    owner: &str,
+    lease_secs: i64,
+) -> Result<Option<Job>, DbError> {
+    let t = now();
+    let candidates = sqlx::query(sql!(
+        "SELECT id, kind, user_id, attempts FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?) ORDER BY run_at, id LIMIT 32{lock}"
+    ))
+    .bind(t)
+    .bind(t)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in candidates {
+        let id: i64 = row.try_get("id")?;
+        let user: String = row.try_get("user_id")?;
+        let res = sqlx::query(
+            "UPDATE jobs SET state = 'running', queue_key = NULL, run_key = ?, lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? \
+             WHERE id = ? AND ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))",
+        )
+        .bind(&user)
+        .bind(owner)
+        .bind(t + lease_secs)
+        .bind(t)
+        .bind(id)
+        .bind(t)
+        .bind(t)
+        .execute(&mut *conn)
+        .await;
+        match res {
+            Ok(r) if r.rows_affected() == 1 => {
+                let user_id = UserId::parse(&user).map_err(|e| DbError::Corrupt(e.to_string()))?;
+                return Ok(Some(Job {
+                    id,
+                    kind: JobKind::parse(&row.try_get::<String, _>("kind")?)?,
+                    user_id,
+                    attempts: row.try_get::<i64, _>("attempts")? + 1,
+                }));
+            }
+            Ok(_) => continue, // another worker won the row
+            // This user already has a job running. A failed statement does not
+            // abort the surrounding transaction on MySQL.
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -148,47 +200,23 @@ impl JobRepo for Db {
     }
 
     async fn claim(&self, owner: &str, lease_secs: i64) -> Result<Option<Job>, DbError> {
-        let t = now();
-        let candidates = sqlx::query(
-            "SELECT id, kind, user_id, attempts FROM jobs WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?) ORDER BY run_at, id LIMIT 32",
-        )
-        .bind(t)
-        .bind(t)
-        .fetch_all(self.pool())
-        .await?;
-        for row in candidates {
-            let id: i64 = row.try_get("id")?;
-            let user: String = row.try_get("user_id")?;
-            let res = sqlx::query(
-                "UPDATE jobs SET state = 'running', queue_key = NULL, run_key = ?, lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? \
-                 WHERE id = ? AND ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))",
-            )
-            .bind(&user)
-            .bind(owner)
-            .bind(t + lease_secs)
-            .bind(t)
-            .bind(id)
-            .bind(t)
-            .bind(t)
-            .execute(self.pool())
-            .await;
-            match res {
-                Ok(r) if r.rows_affected() == 1 => {
-                    let user_id =
-                        UserId::parse(&user).map_err(|e| DbError::Corrupt(e.to_string()))?;
-                    return Ok(Some(Job {
-                        id,
-                        kind: JobKind::parse(&row.try_get::<String, _>("kind")?)?,
-                        user_id,
-                        attempts: row.try_get::<i64, _>("attempts")? + 1,
-                    }));
-                }
-                Ok(_) => continue, // another worker won the row
-                Err(e) if is_unique_violation(&e) => continue, // this user already has a job running
-                Err(e) => return Err(e.into()),
+        match self.dialect() {
+            // Candidates are locked with SKIP LOCKED inside a transaction, so
+            // concurrent workers look at disjoint rows instead of racing.
+            super::Dialect::Mysql => {
+                let mut tx = self.pool().begin().await?;
+                let job = claim_on(&mut tx, " FOR UPDATE SKIP LOCKED", owner, lease_secs).await?;
+                tx.commit().await?;
+                Ok(job)
+            }
+            // SQLite has a single writer: the compare-and-set update decides,
+            // each statement on its own (a read-then-write transaction would
+            // fail with SQLITE_BUSY_SNAPSHOT when another writer got in first).
+            super::Dialect::Sqlite => {
+                let mut conn = self.pool().acquire().await?;
+                claim_on(&mut conn, "", owner, lease_secs).await
             }
         }
-        Ok(None)
     }
 
     async fn heartbeat(&self, id: i64, owner: &str, lease_secs: i64) -> Result<bool, DbError> {
