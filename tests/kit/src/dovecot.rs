@@ -208,7 +208,12 @@ impl Dovecot {
 
     /// The user's home; the mail is in `home/Maildir`.
     pub fn home(&self, login: &str) -> PathBuf {
-        self.dir.path().join("home").join(login)
+        self.homes_dir().join(login)
+    }
+
+    /// The directory holding every user's home (`<dir>/<login>`).
+    pub fn homes_dir(&self) -> PathBuf {
+        self.dir.path().join("home")
     }
 
     /// The server's console output and log file.

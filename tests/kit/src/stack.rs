@@ -78,19 +78,29 @@ impl Stack {
     /// With [`Ports::demo`] the master and LDAP admin passwords are the
     /// documented demo ones, otherwise random.
     pub fn start(ports: Ports) -> anyhow::Result<Stack> {
+        Self::start_with(ports, DovecotOptions::legacy(), DovecotOptions::target())
+    }
+
+    /// [`Stack::start`] with other Dovecot settings (ports and master
+    /// password still come from `ports`).
+    pub fn start_with(
+        ports: Ports,
+        legacy: DovecotOptions,
+        target: DovecotOptions,
+    ) -> anyhow::Result<Stack> {
         let demo = ports == Ports::demo();
         let master = demo.then(|| DEMO_MASTER_PASSWORD.to_owned());
         let legacy = DovecotOptions {
             imap_port: ports.legacy_imap,
             sieve_port: ports.legacy_sieve,
             master_password: master.clone(),
-            ..DovecotOptions::legacy()
+            ..legacy
         };
         let target = DovecotOptions {
             imap_port: ports.target_imap,
             sieve_port: ports.target_sieve,
             master_password: master,
-            ..DovecotOptions::target()
+            ..target
         };
         let ldap = SlapdOptions {
             port: ports.ldap,

@@ -60,3 +60,46 @@ exit 7"#;
             .contains("CUTOVER_DEMO_LDAP_URL")
     );
 }
+
+#[test]
+fn demo_binary_loads_only_the_corpus_and_exports_the_dovecot_configs() {
+    let state = tempfile::tempdir().expect("tmp");
+    let corpus = tempfile::tempdir().expect("tmp");
+    for (folder, n) in [("Projects/cur", 2), ("cur", 1)] {
+        let dir = corpus.path().join(folder);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for i in 0..n {
+            std::fs::write(
+                dir.join(format!("{i}.eml")),
+                format!("Subject: m{i}\r\nMessage-ID: <{folder}{i}@x>\r\n\r\nbody\r\n"),
+            )
+            .expect("write");
+        }
+    }
+    let script = r#"set -e
+grep -q '^ *separator = /$' "$CUTOVER_DEMO_TARGET_CONF"
+test -d "$CUTOVER_DEMO_TARGET_HOMES"
+test -d "$CUTOVER_DEMO_LEGACY_HOMES/alice@example.com/Maildir"
+test ! -e "$CUTOVER_DEMO_LEGACY_HOMES/bob@example.com"
+doveadm -c "$CUTOVER_DEMO_LEGACY_CONF" mailbox status -u alice@example.com messages '*'"#;
+    let out = Command::new(env!("CARGO_BIN_EXE_cutover-stack"))
+        .args(["demo", "--random-ports", "--messages", "0"])
+        .args(["--target-separator", "/", "--corpus"])
+        .arg(corpus.path())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--", "bash", "-c", script])
+        .output()
+        .expect("run cutover-stack");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let mut lines: Vec<&str> = stdout.lines().filter(|l| l.contains("messages=")).collect();
+    lines.sort();
+    // the corpus only, nothing generated
+    assert_eq!(
+        lines,
+        ["INBOX messages=1", "Projects messages=2"],
+        "{stdout}\n{stderr}"
+    );
+}

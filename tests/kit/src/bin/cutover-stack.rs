@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use cutover_testkit::{DEMO_USERS, Ports, Stack, demo_users_csv, generate_mail};
+use cutover_testkit::{DEMO_USERS, DovecotOptions, Ports, Stack, demo_users_csv, generate_mail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -33,9 +33,13 @@ struct DemoArgs {
     /// The bundled sample mail (MIT-licensed MIME fixtures).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/sample-mail"))]
     sample: PathBuf,
-    /// Generated messages per user.
+    /// Generated messages per user (0: none, alice gets only the sample/corpus).
     #[arg(long, default_value_t = 300)]
     messages: usize,
+    /// Hierarchy separator of the target Dovecot: '.' (Maildir++) or '/'
+    /// (LAYOUT=fs, like the legacy one).
+    #[arg(long, default_value_t = '.')]
+    target_separator: char,
     /// Free ports instead of the fixed demo ports (to run beside a demo).
     #[arg(long)]
     random_ports: bool,
@@ -61,7 +65,12 @@ fn demo(args: DemoArgs) -> anyhow::Result<i32> {
     } else {
         Ports::demo()
     };
-    let stack = Stack::start(ports).context("start the demo stack")?;
+    let target = DovecotOptions {
+        separator: args.target_separator,
+        ..DovecotOptions::target()
+    };
+    let stack = Stack::start_with(ports, DovecotOptions::legacy(), target)
+        .context("start the demo stack")?;
     eprintln!("servers up in {:.2?}", t.elapsed());
     for u in DEMO_USERS {
         stack.add_user(u, "legacy")?;
@@ -97,9 +106,12 @@ fn fill_mailboxes(stack: &Stack, args: &DemoArgs) -> anyhow::Result<()> {
         .tempdir_in(ensure_base()?)?;
     for u in DEMO_USERS {
         let t = Instant::now();
-        let dir = staging.path().join(u.id);
-        generate_mail(&dir, u.email, u.display_name, args.messages)?;
-        let mut stats = stack.legacy.load_maildir(u.email, &dir)?;
+        let mut stats = cutover_testkit::LoadStats::default();
+        if args.messages > 0 {
+            let dir = staging.path().join(u.id);
+            generate_mail(&dir, u.email, u.display_name, args.messages)?;
+            stats = stack.legacy.load_maildir(u.email, &dir)?;
+        }
         if u.id == "alice" {
             let extra = args.corpus.as_deref().unwrap_or(&args.sample);
             let s = stack
@@ -133,8 +145,24 @@ fn stack_env(stack: &Stack, csv: &Path, state_dir: &Path) -> Vec<(String, String
     vec![
         v("LEGACY_IMAP_PORT", stack.legacy.imap_port.to_string()),
         v("LEGACY_SIEVE_PORT", stack.legacy.sieve_port.to_string()),
+        v(
+            "LEGACY_CONF",
+            stack.legacy.conf_path().display().to_string(),
+        ),
+        v(
+            "LEGACY_HOMES",
+            stack.legacy.homes_dir().display().to_string(),
+        ),
         v("TARGET_IMAP_PORT", stack.target.imap_port.to_string()),
         v("TARGET_SIEVE_PORT", stack.target.sieve_port.to_string()),
+        v(
+            "TARGET_CONF",
+            stack.target.conf_path().display().to_string(),
+        ),
+        v(
+            "TARGET_HOMES",
+            stack.target.homes_dir().display().to_string(),
+        ),
         v("MASTER_USER", stack.legacy.master_user.clone()),
         v(
             "LEGACY_MASTER_PASSWORD",
