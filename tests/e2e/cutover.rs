@@ -246,6 +246,14 @@ async fn a_mailbox_moves_from_legacy_to_target() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Readiness: every dependency answers.
+    let (code, out, err) = cut.run(&["healthcheck"]);
+    assert_eq!(code, 0, "healthcheck: {out} {err}");
+    assert!(
+        out.contains("ok    database") && out.contains("ok    directory"),
+        "{out}"
+    );
+
     // Before the cutover autoconfig names the legacy servers.
     assert_eq!(
         autoconfig_host(&http, autoconfig).await,
@@ -373,6 +381,26 @@ async fn a_mailbox_moves_from_legacy_to_target() {
         autoconfig_host(&http, autoconfig).await,
         "imap.new.example.com"
     );
+
+    // The worker and the faces report to Prometheus.
+    let metrics = http
+        .get(format!("http://127.0.0.1:{portal}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "cutover_jobs_total",
+        "cutover_autoconfig_requests_total",
+        "cutover_mail_sent_total",
+    ] {
+        assert!(
+            metrics.contains(series),
+            "{series} missing from /metrics:\n{metrics}"
+        );
+    }
 
     // Exactly two mails: the booking confirmation and the "you have moved" notice.
     let mails = stack.smtp.wait_for(2, Duration::from_secs(20)).unwrap();
