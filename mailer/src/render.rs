@@ -192,6 +192,23 @@ fn finish(subject: String, text: String, html: String, display_name: &str) -> Re
     }
 }
 
+/// Renders one notice kind: parses its parameters, then the text (subject and
+/// body blocks) and HTML templates of the chosen locale.
+macro_rules! notice {
+    ($name:literal, $params:ty, $locale:expr, $json:expr,
+     { $($loc:path => ($text:ident, $html:ident)),+ $(,)? }) => {{
+        let mut p: $params = params($name, $json)?;
+        p.display_name = name_or_email(&p.display_name, &p.email);
+        let (subject, text, html) = match $locale {
+            $($loc => {
+                let t = $text { p: &p };
+                (t.as_subject().render()?, t.as_body().render()?, $html { p: &p }.render()?)
+            })+
+        };
+        Ok(finish(subject, text, html, &p.display_name))
+    }};
+}
+
 /// Renders `template` in `locale` with the row's JSON parameters.
 pub fn render(
     template: &str,
@@ -200,75 +217,18 @@ pub fn render(
 ) -> Result<Rendered, RenderError> {
     let locale = Locale::pick(locale);
     match template {
-        "booking_confirmed" => {
-            let mut p: BookingConfirmed = params("booking_confirmed", p)?;
-            p.display_name = name_or_email(&p.display_name, &p.email);
-            let (subject, text, html) = match locale {
-                Locale::En => {
-                    let t = BookingConfirmedEnText { p: &p };
-                    (
-                        t.as_subject().render()?,
-                        t.as_body().render()?,
-                        BookingConfirmedEnHtml { p: &p }.render()?,
-                    )
-                }
-                Locale::De => {
-                    let t = BookingConfirmedDeText { p: &p };
-                    (
-                        t.as_subject().render()?,
-                        t.as_body().render()?,
-                        BookingConfirmedDeHtml { p: &p }.render()?,
-                    )
-                }
-            };
-            Ok(finish(subject, text, html, &p.display_name))
-        }
-        "moved" => {
-            let mut p: Moved = params("moved", p)?;
-            p.display_name = name_or_email(&p.display_name, &p.email);
-            let (subject, text, html) = match locale {
-                Locale::En => {
-                    let t = MovedEnText { p: &p };
-                    (
-                        t.as_subject().render()?,
-                        t.as_body().render()?,
-                        MovedEnHtml { p: &p }.render()?,
-                    )
-                }
-                Locale::De => {
-                    let t = MovedDeText { p: &p };
-                    (
-                        t.as_subject().render()?,
-                        t.as_body().render()?,
-                        MovedDeHtml { p: &p }.render()?,
-                    )
-                }
-            };
-            Ok(finish(subject, text, html, &p.display_name))
-        }
-        "cutover_postponed" => {
-            let mut p: CutoverPostponed = params("cutover_postponed", p)?;
-            p.display_name = name_or_email(&p.display_name, &p.email);
-            let (subject, text, html) = match locale {
-                Locale::En => {
-                    let t = CutoverPostponedEnText { p: &p };
-                    (
-                        t.as_subject().render()?,
-                        t.as_body().render()?,
-                        CutoverPostponedEnHtml { p: &p }.render()?,
-                    )
-                }
-                Locale::De => {
-                    let t = CutoverPostponedDeText { p: &p };
-                    (
-                        t.as_subject().render()?,
-                        t.as_body().render()?,
-                        CutoverPostponedDeHtml { p: &p }.render()?,
-                    )
-                }
-            };
-            Ok(finish(subject, text, html, &p.display_name))
-        }
+        "booking_confirmed" => notice!("booking_confirmed", BookingConfirmed, locale, p, {
+            Locale::En => (BookingConfirmedEnText, BookingConfirmedEnHtml),
+            Locale::De => (BookingConfirmedDeText, BookingConfirmedDeHtml),
+        }),
+        "moved" => notice!("moved", Moved, locale, p, {
+            Locale::En => (MovedEnText, MovedEnHtml),
+            Locale::De => (MovedDeText, MovedDeHtml),
+        }),
+        "cutover_postponed" => notice!("cutover_postponed", CutoverPostponed, locale, p, {
+            Locale::En => (CutoverPostponedEnText, CutoverPostponedEnHtml),
+            Locale::De => (CutoverPostponedDeText, CutoverPostponedDeHtml),
+        }),
         other => Err(RenderError::UnknownTemplate(other.to_string())),
     }
 }
@@ -299,6 +259,19 @@ mod tests {
         );
         let fallback = render("moved", "fr", &moved("A")).unwrap();
         assert_eq!(fallback.subject, en.subject);
+    }
+
+    #[test]
+    fn postponed_renders_in_both_locales_with_a_neutral_time() {
+        let p = json!({"display_name": "", "email": "bob@example.com", "slot_time": 0,
+                       "portal_url": "https://portal.example.net/"});
+        let en = render("cutover_postponed", "en", &p).unwrap();
+        assert_eq!(en.subject, "Your mailbox switch is delayed");
+        assert!(en.text.starts_with("Hello bob@example.com,"), "{}", en.text);
+        assert!(en.text.contains("1970-01-01 00:00 UTC"), "{}", en.text);
+        let de = render("cutover_postponed", "de", &p).unwrap();
+        assert!(de.subject.contains("verzögert"), "{}", de.subject);
+        assert!(de.html.contains("1970-01-01 00:00 UTC"));
     }
 
     #[test]
