@@ -26,8 +26,10 @@ pub fn endpoint(d: &Dovecot, user: &str) -> Endpoint {
     }
 }
 
+/// The 43 MIT-licensed fixture messages shipped with the project (malformed
+/// MIME, bare LF, no Message-ID, 8-bit headers).
 pub fn corpus_fixtures() -> PathBuf {
-    PathBuf::from("/work/shared/corpus/maildir/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-mail")
 }
 
 /// Copies `from` (a maildir tree) to `to`, recursively.

@@ -5,19 +5,12 @@ use cutover_testkit::{Dovecot, DovecotOptions};
 use std::path::Path;
 use std::time::Instant;
 
-const FIXTURES: &str = "/work/shared/corpus/maildir/fixtures";
-
+/// The 43 MIT-licensed fixture messages shipped with the project.
 fn fixtures() -> &'static Path {
-    // the same 43 MIT-licensed messages are shipped in the repo
-    let repo = Path::new(concat!(
+    Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/sample-mail"
-    ));
-    if repo.is_dir() {
-        repo
-    } else {
-        Path::new(FIXTURES)
-    }
+    ))
 }
 
 #[test]
