@@ -250,6 +250,7 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<ExitCode> {
         propagate_expunges: !args.no_expunge,
         batch_messages: args.batch_messages.max(1),
         batch_bytes: args.batch_bytes.max(1),
+        ..CopyOptions::default()
     };
     let bar = if args.json {
         ProgressBar::hidden()

@@ -6,6 +6,7 @@
 mod autoconfig;
 mod copy;
 mod copy_cli;
+mod copy_condstore;
 mod copy_crash;
 mod copy_delta;
 mod copy_errors;

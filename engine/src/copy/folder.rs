@@ -1,13 +1,15 @@
 //! One folder: fence on UIDVALIDITY, adopt or resolve in-flight rows by headers
 //! (by content where headers are ambiguous), copy new messages, propagate flag
-//! changes and expunges of copied messages.
+//! changes and expunges of copied messages. What changed on the source is
+//! found by `scan` (a CONDSTORE delta when the last pass was complete).
 
 use super::ident::{Seen, content_digests, match_content, match_headers};
 use super::plan::FolderPlan;
-use super::transfer::{NewMessage, copy_new};
+use super::scan::{Since, scan};
+use super::transfer::copy_new;
 use super::{CopyIssue, CopyOptions, FolderReport, Progress};
-use crate::imap::{FetchData, FetchItems, ImapError, Selected, Session, StoreMode, uid_set};
-use cutover_core::db::sync_state::{FolderMarks, MessageRow, SyncStateRepo};
+use crate::imap::{FetchItems, ImapError, Selected, Session, StoreMode, uid_set};
+use cutover_core::db::sync_state::{FolderMarks, FolderState, MessageRow, SyncStateRepo};
 use cutover_core::db::{Db, DbError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -39,7 +41,7 @@ impl StepError {
 }
 
 /// New flag set -> (flags, target UIDs, source UIDs).
-type FlagGroups = BTreeMap<String, (Vec<String>, Vec<u32>, Vec<u32>)>;
+pub(crate) type FlagGroups = BTreeMap<String, (Vec<String>, Vec<u32>, Vec<u32>)>;
 
 /// The canonical stored form of a flag list.
 pub(crate) fn flag_string(flags: &[String]) -> String {
@@ -50,7 +52,11 @@ pub(crate) fn flag_string(flags: &[String]) -> String {
 }
 
 /// Source flags the target keeps permanently; the rest are reported.
-fn allowed_flags(flags: &[String], tsel: &Selected, refused: &mut BTreeSet<String>) -> Vec<String> {
+pub(crate) fn allowed_flags(
+    flags: &[String],
+    tsel: &Selected,
+    refused: &mut BTreeSet<String>,
+) -> Vec<String> {
     flags
         .iter()
         .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
@@ -68,21 +74,22 @@ fn allowed_flags(flags: &[String], tsel: &Selected, refused: &mut BTreeSet<Strin
 /// Pairs `source` candidates with unmapped `target` messages: by headers where
 /// they are unambiguous, by content digest (fetched on both sides, only for the
 /// ambiguous candidates, in bounded batches) otherwise. Source candidates that no
-/// longer exist cannot be compared and stay unpaired unless headers decide.
+/// longer exist (not in `present`) cannot be compared and stay unpaired unless
+/// headers decide.
 async fn match_identities(
     ctx: &Ctx<'_>,
     src: &mut Session,
     tgt: &mut Session,
     source: &[Seen],
     target: &[Seen],
-    meta: &BTreeMap<u32, FetchData>,
+    present: &BTreeSet<u32>,
 ) -> Result<HashMap<u32, u32>, StepError> {
     let m = match_headers(source, target);
     let mut pairs: HashMap<u32, u32> = m.pairs.into_iter().collect();
     let src_amb: Vec<Seen> = m
         .source_ambiguous
         .into_iter()
-        .filter(|s| meta.contains_key(&s.uid))
+        .filter(|s| present.contains(&s.uid))
         .collect();
     if src_amb.is_empty() {
         return Ok(pairs);
@@ -131,6 +138,14 @@ pub(crate) async fn sync_folder(
             tsel.uid_validity,
         )
         .await?;
+    let mut rows: BTreeMap<u32, MessageRow> = ctx
+        .db
+        .sync_messages(state.id)
+        .await?
+        .into_iter()
+        .map(|r| (r.source_uid, r))
+        .collect();
+    let since = delta_since(src, &ssel, &state, &rows);
     // Until this pass finishes, the folder must not look up to date.
     if state.complete {
         let marks = FolderMarks {
@@ -141,41 +156,36 @@ pub(crate) async fn sync_folder(
         };
         ctx.db.mark_folder(state.id, marks).await?;
     }
-    let mut rows: BTreeMap<u32, MessageRow> = ctx
-        .db
-        .sync_messages(state.id)
-        .await?
-        .into_iter()
-        .map(|r| (r.source_uid, r))
-        .collect();
-
-    let meta = if ssel.exists > 0 {
-        src.uid_fetch("1:*", FetchItems::Meta, None)
-            .await
-            .map_err(StepError::Source)?
-    } else {
-        Vec::new()
-    };
-    let meta: BTreeMap<u32, FetchData> =
-        meta.into_iter().filter_map(|f| Some((f.uid?, f))).collect();
 
     // Adoption (no state yet, target not empty) and in-flight resolution both
     // look messages up on the target: by header identity, by content where the
     // headers are ambiguous.
+    let flying: Vec<u32> = rows
+        .values()
+        .filter(|r| r.target_uid.is_none())
+        .map(|r| r.source_uid)
+        .collect();
+    let sizes: BTreeMap<u32, u32> = if flying.is_empty() {
+        BTreeMap::new()
+    } else {
+        src.uid_fetch(&uid_set(&flying), FetchItems::Meta, None)
+            .await
+            .map_err(StepError::Source)?
+            .into_iter()
+            .filter_map(|f| Some((f.uid?, f.size?)))
+            .collect()
+    };
     let in_flight: Vec<Seen> = rows
         .values()
         .filter(|r| r.target_uid.is_none())
         .map(|r| Seen {
             uid: r.source_uid,
-            size: meta
-                .get(&r.source_uid)
-                .and_then(|f| f.size)
-                .unwrap_or_default(),
+            size: sizes.get(&r.source_uid).copied().unwrap_or_default(),
             key: r.ident.clone(),
             message_id: false,
         })
         .collect();
-    let adopt = rows.is_empty() && tsel.exists > 0 && !meta.is_empty();
+    let adopt = rows.is_empty() && tsel.exists > 0 && ssel.exists > 0;
     if adopt || !in_flight.is_empty() {
         let known: BTreeSet<u32> = rows.values().filter_map(|r| r.target_uid).collect();
         let on_target: Vec<Seen> = tgt
@@ -196,7 +206,8 @@ pub(crate) async fn sync_folder(
                 .collect();
             candidates.sort_unstable_by_key(|c| c.uid);
             candidates.dedup_by_key(|c| c.uid);
-            let pairs = match_identities(ctx, src, tgt, &candidates, &on_target, &meta).await?;
+            let present = candidates.iter().map(|c| c.uid).collect();
+            let pairs = match_identities(ctx, src, tgt, &candidates, &on_target, &present).await?;
             // Unknown target flags: the flag pass below sets the source's.
             let adopted: Vec<MessageRow> = candidates
                 .into_iter()
@@ -213,7 +224,8 @@ pub(crate) async fn sync_folder(
             ctx.db.put_messages(state.id, &adopted).await?;
             rows.extend(adopted.into_iter().map(|r| (r.source_uid, r)));
         } else {
-            let pairs = match_identities(ctx, src, tgt, &in_flight, &on_target, &meta).await?;
+            let present = sizes.keys().copied().collect();
+            let pairs = match_identities(ctx, src, tgt, &in_flight, &on_target, &present).await?;
             let mut resolved = Vec::new();
             let mut lost = Vec::new();
             for c in &in_flight {
@@ -238,36 +250,16 @@ pub(crate) async fn sync_folder(
     }
 
     let mut refused = BTreeSet::new();
-    // New messages.
-    let new: Vec<NewMessage> = meta
-        .values()
-        .filter(|f| f.uid.is_some_and(|u| !rows.contains_key(&u)))
-        .filter_map(|f| {
-            Some(NewMessage {
-                uid: f.uid?,
-                size: f.size.unwrap_or(0),
-                flags: allowed_flags(f.flags.as_deref().unwrap_or_default(), &tsel, &mut refused),
-                internal_date: f.internal_date,
-            })
-        })
-        .collect();
+    // A delta is only sound against the map the complete pass left behind.
+    let since = since.filter(|_| !adopt && flying.is_empty());
+    let chunk = ctx.opts.scan_chunk.max(1);
+    let found = scan(src, (&ssel, &tsel), &rows, since, chunk, &mut refused)
+        .await
+        .map_err(StepError::Source)?;
+    rep.scanned = found.fetched;
+    let (new, gone) = (found.new, found.gone);
     // Flag changes of copied messages.
-    let mut groups: FlagGroups = BTreeMap::new();
-    for row in rows.values() {
-        let (Some(t), Some(f)) = (row.target_uid, meta.get(&row.source_uid)) else {
-            continue;
-        };
-        let flags = allowed_flags(f.flags.as_deref().unwrap_or_default(), &tsel, &mut refused);
-        let s = flag_string(&flags);
-        if s != row.flags {
-            let g = groups
-                .entry(s)
-                .or_insert_with(|| (flags, Vec::new(), Vec::new()));
-            g.1.push(t);
-            g.2.push(row.source_uid);
-        }
-    }
-    for (s, (flags, mut tuids, suids)) in groups {
+    for (s, (flags, mut tuids, suids)) in found.groups {
         tuids.sort_unstable();
         match tgt
             .uid_store(&uid_set(&tuids), &flags, StoreMode::Replace)
@@ -294,11 +286,6 @@ pub(crate) async fn sync_folder(
     }
 
     // Source expunges of messages we copied; target-only mail is never touched.
-    let gone: Vec<(u32, u32)> = rows
-        .values()
-        .filter(|r| !meta.contains_key(&r.source_uid))
-        .filter_map(|r| Some((r.source_uid, r.target_uid?)))
-        .collect();
     if !gone.is_empty() && ctx.opts.propagate_expunges {
         expunge(ctx, tgt, state.id, &gone, plan, rep, issues).await?;
     }
@@ -326,6 +313,31 @@ pub(crate) async fn sync_folder(
         )
         .await?;
     Ok(())
+}
+
+/// Where a delta scan may start: the last pass was complete, the source has
+/// CONDSTORE and still reports a modseq at least the stored one, and UIDNEXT
+/// did not go back. `open_folder` already reset the state on a UIDVALIDITY change.
+fn delta_since(
+    src: &Session,
+    ssel: &Selected,
+    state: &FolderState,
+    rows: &BTreeMap<u32, MessageRow>,
+) -> Option<Since> {
+    let fresh = state.complete
+        && state.source_modseq > 0
+        && state.source_uidnext > 0
+        && src.has_cap("CONDSTORE")
+        && ssel
+            .highest_modseq
+            .is_some_and(|m| m >= state.source_modseq)
+        && ssel.uid_next.is_some_and(|n| n >= state.source_uidnext)
+        && !rows.is_empty();
+    let last_mapped = rows.keys().next_back().copied().unwrap_or(0);
+    fresh.then(|| Since {
+        modseq: state.source_modseq,
+        last_uid: (state.source_uidnext - 1).max(last_mapped),
+    })
 }
 
 async fn expunge(

@@ -11,6 +11,7 @@ mod folder;
 mod ident;
 mod plan;
 mod run;
+mod scan;
 mod transfer;
 mod verify;
 
@@ -34,6 +35,9 @@ pub struct CopyOptions {
     pub batch_messages: usize,
     /// Propagate source expunges of messages we copied (needs UIDPLUS on the target).
     pub propagate_expunges: bool,
+    /// Source UIDs per metadata FETCH of a full folder scan (several are in
+    /// flight at once), which bounds memory per folder.
+    pub scan_chunk: u32,
 }
 
 impl Default for CopyOptions {
@@ -43,6 +47,7 @@ impl Default for CopyOptions {
             batch_bytes: 4 * 1024 * 1024,
             batch_messages: 400,
             propagate_expunges: true,
+            scan_chunk: 5_000,
         }
     }
 }
@@ -74,6 +79,9 @@ pub struct FolderReport {
     pub flags_updated: u64,
     pub expunged: u64,
     pub bytes: u64,
+    /// Source FETCH records read to find new mail and flag changes (a CONDSTORE
+    /// delta reads only what changed).
+    pub scanned: u64,
     /// Source flags the target does not accept permanently.
     pub refused_flags: Vec<String>,
     pub errors: u64,
