@@ -19,3 +19,4 @@ mod db;
 mod mailer;
 mod portal;
 mod support;
+mod sync_index;

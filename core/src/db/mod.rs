@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod sessions;
 pub mod slots;
+pub mod sync_index;
 pub mod sync_state;
 pub mod users;
 

@@ -3,15 +3,16 @@
 //! changes and expunges of copied messages. What changed on the source is
 //! found by `scan` (a CONDSTORE delta when the last pass was complete).
 
-use super::ident::{Seen, content_digests, match_content, match_headers};
 use super::plan::FolderPlan;
-use super::scan::{Since, scan};
+use super::scan::{Since, scan_delta, scan_full};
+use super::settle::settle_map;
 use super::transfer::copy_new;
 use super::{CopyIssue, CopyOptions, FolderReport, Progress};
-use crate::imap::{FetchItems, ImapError, Selected, Session, StoreMode, uid_set};
+use crate::imap::{ImapError, Selected, Session, StoreMode, uid_set};
+use cutover_core::db::sync_index::{MapSummary, SyncIndexRepo};
 use cutover_core::db::sync_state::{FolderMarks, FolderState, MessageRow, SyncStateRepo};
 use cutover_core::db::{Db, DbError};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What every step of a run needs.
 pub(crate) struct Ctx<'a> {
@@ -71,45 +72,6 @@ pub(crate) fn allowed_flags(
         .collect()
 }
 
-/// Pairs `source` candidates with unmapped `target` messages: by headers where
-/// they are unambiguous, by content digest (fetched on both sides, only for the
-/// ambiguous candidates, in bounded batches) otherwise. Source candidates that no
-/// longer exist (not in `present`) cannot be compared and stay unpaired unless
-/// headers decide.
-async fn match_identities(
-    ctx: &Ctx<'_>,
-    src: &mut Session,
-    tgt: &mut Session,
-    source: &[Seen],
-    target: &[Seen],
-    present: &BTreeSet<u32>,
-) -> Result<HashMap<u32, u32>, StepError> {
-    let m = match_headers(source, target);
-    let mut pairs: HashMap<u32, u32> = m.pairs.into_iter().collect();
-    let src_amb: Vec<Seen> = m
-        .source_ambiguous
-        .into_iter()
-        .filter(|s| present.contains(&s.uid))
-        .collect();
-    if src_amb.is_empty() {
-        return Ok(pairs);
-    }
-    tracing::debug!(
-        source = src_amb.len(),
-        target = m.target_ambiguous.len(),
-        "ambiguous header identities: comparing content"
-    );
-    let (bytes, count) = (ctx.opts.batch_bytes, ctx.opts.batch_messages);
-    let (sd, td) = tokio::join!(
-        content_digests(src, &src_amb, bytes, count),
-        content_digests(tgt, &m.target_ambiguous, bytes, count)
-    );
-    let sd = sd.map_err(StepError::Source)?;
-    let td = td.map_err(StepError::Target)?;
-    pairs.extend(match_content(&src_amb, &sd, &m.target_ambiguous, &td));
-    Ok(pairs)
-}
-
 pub(crate) async fn sync_folder(
     ctx: &Ctx<'_>,
     src: &mut Session,
@@ -138,14 +100,8 @@ pub(crate) async fn sync_folder(
             tsel.uid_validity,
         )
         .await?;
-    let mut rows: BTreeMap<u32, MessageRow> = ctx
-        .db
-        .sync_messages(state.id)
-        .await?
-        .into_iter()
-        .map(|r| (r.source_uid, r))
-        .collect();
-    let since = delta_since(src, &ssel, &state, &rows);
+    let map = ctx.db.map_summary(state.id).await?;
+    let since = delta_since(src, &ssel, &state, map);
     // Until this pass finishes, the folder must not look up to date.
     if state.complete {
         let marks = FolderMarks {
@@ -157,119 +113,46 @@ pub(crate) async fn sync_folder(
         ctx.db.mark_folder(state.id, marks).await?;
     }
 
-    // Adoption (no state yet, target not empty) and in-flight resolution both
-    // look messages up on the target: by header identity, by content where the
-    // headers are ambiguous.
-    let flying: Vec<u32> = rows
-        .values()
-        .filter(|r| r.target_uid.is_none())
-        .map(|r| r.source_uid)
-        .collect();
-    let sizes: BTreeMap<u32, u32> = if flying.is_empty() {
-        BTreeMap::new()
-    } else {
-        src.uid_fetch(&uid_set(&flying), FetchItems::Meta, None)
-            .await
-            .map_err(StepError::Source)?
-            .into_iter()
-            .filter_map(|f| Some((f.uid?, f.size?)))
-            .collect()
-    };
-    let in_flight: Vec<Seen> = rows
-        .values()
-        .filter(|r| r.target_uid.is_none())
-        .map(|r| Seen {
-            uid: r.source_uid,
-            size: sizes.get(&r.source_uid).copied().unwrap_or_default(),
-            key: r.ident.clone(),
-            message_id: false,
-        })
-        .collect();
-    let adopt = rows.is_empty() && tsel.exists > 0 && ssel.exists > 0;
-    if adopt || !in_flight.is_empty() {
-        let known: BTreeSet<u32> = rows.values().filter_map(|r| r.target_uid).collect();
-        let on_target: Vec<Seen> = tgt
-            .uid_fetch("1:*", FetchItems::IdentHeaders, None)
-            .await
-            .map_err(StepError::Target)?
-            .iter()
-            .filter_map(Seen::from_fetch)
-            .filter(|t| !known.contains(&t.uid))
-            .collect();
-        if adopt {
-            let mut candidates: Vec<Seen> = src
-                .uid_fetch("1:*", FetchItems::IdentHeaders, None)
-                .await
-                .map_err(StepError::Source)?
-                .iter()
-                .filter_map(Seen::from_fetch)
-                .collect();
-            candidates.sort_unstable_by_key(|c| c.uid);
-            candidates.dedup_by_key(|c| c.uid);
-            let present = candidates.iter().map(|c| c.uid).collect();
-            let pairs = match_identities(ctx, src, tgt, &candidates, &on_target, &present).await?;
-            // Unknown target flags: the flag pass below sets the source's.
-            let adopted: Vec<MessageRow> = candidates
-                .into_iter()
-                .filter_map(|c| {
-                    Some(MessageRow {
-                        source_uid: c.uid,
-                        target_uid: Some(*pairs.get(&c.uid)?),
-                        flags: "\u{0}unknown".into(),
-                        ident: c.key,
-                    })
-                })
-                .collect();
-            rep.adopted = adopted.len() as u64;
-            ctx.db.put_messages(state.id, &adopted).await?;
-            rows.extend(adopted.into_iter().map(|r| (r.source_uid, r)));
-        } else {
-            let present = sizes.keys().copied().collect();
-            let pairs = match_identities(ctx, src, tgt, &in_flight, &on_target, &present).await?;
-            let mut resolved = Vec::new();
-            let mut lost = Vec::new();
-            for c in &in_flight {
-                match (pairs.get(&c.uid), rows.get(&c.uid)) {
-                    (Some(t), Some(row)) => resolved.push((c.uid, *t, row.flags.clone())),
-                    _ => lost.push(c.uid),
-                }
-            }
-            ctx.db.complete_messages(state.id, &resolved).await?;
-            // Not on the target: that APPEND never happened, so copying again is right.
-            ctx.db.forget_messages(state.id, &lost).await?;
-            for (s, t, f) in resolved {
-                if let Some(r) = rows.get_mut(&s) {
-                    r.target_uid = Some(t);
-                    r.flags = f;
-                }
-            }
-            for uid in lost {
-                rows.remove(&uid);
-            }
-        }
-    }
-
     let mut refused = BTreeSet::new();
-    // A delta is only sound against the map the complete pass left behind.
-    let since = since.filter(|_| !adopt && flying.is_empty());
     let chunk = ctx.opts.scan_chunk.max(1);
-    let found = scan(src, (&ssel, &tsel), &rows, since, chunk, &mut refused)
-        .await
-        .map_err(StepError::Source)?;
+    let sels = (&ssel, &tsel);
+    let (found, already) = match since {
+        Some(since) => {
+            let found =
+                scan_delta(src, sels, ctx.db, state.id, map, since, chunk, &mut refused).await?;
+            (found, map.rows)
+        }
+        None => {
+            let mut rows: BTreeMap<u32, MessageRow> = ctx
+                .db
+                .sync_messages(state.id)
+                .await?
+                .into_iter()
+                .map(|r| (r.source_uid, r))
+                .collect();
+            settle_map(ctx, src, tgt, sels, state.id, &mut rows, rep).await?;
+            let found = scan_full(src, sels, &rows, chunk, &mut refused)
+                .await
+                .map_err(StepError::Source)?;
+            (found, rows.len() as u64)
+        }
+    };
     rep.scanned = found.fetched;
     let (new, gone) = (found.new, found.gone);
     // Flag changes of copied messages.
-    for (s, (flags, mut tuids, suids)) in found.groups {
-        tuids.sort_unstable();
+    for (s, (flags, tuids, suids)) in found.groups {
+        let mut set = tuids.clone();
+        set.sort_unstable();
         match tgt
-            .uid_store(&uid_set(&tuids), &flags, StoreMode::Replace)
+            .uid_store(&uid_set(&set), &flags, StoreMode::Replace)
             .await
         {
             Ok(()) => {
                 rep.flags_updated += suids.len() as u64;
                 let done: Vec<(u32, u32, String)> = suids
                     .iter()
-                    .filter_map(|u| Some((*u, rows.get(u)?.target_uid?, s.clone())))
+                    .zip(&tuids)
+                    .map(|(su, tu)| (*su, *tu, s.clone()))
                     .collect();
                 ctx.db.complete_messages(state.id, &done).await?;
             }
@@ -295,7 +178,6 @@ pub(crate) async fn sync_folder(
     if !new.is_empty() {
         tgt.unselect().await.map_err(StepError::Target)?;
     }
-    let already = rows.len() as u64;
     rep.skipped = already;
     ctx.progress.advanced(already, 0);
     copy_new(ctx, src, tgt, state.id, &plan.target, &new, rep, issues).await?;
@@ -317,12 +199,13 @@ pub(crate) async fn sync_folder(
 
 /// Where a delta scan may start: the last pass was complete, the source has
 /// CONDSTORE and still reports a modseq at least the stored one, and UIDNEXT
-/// did not go back. `open_folder` already reset the state on a UIDVALIDITY change.
+/// did not go back, and the UID map has no APPEND in flight (a delta is only
+/// sound against the map a complete pass left behind). `open_folder` already reset the state on a UIDVALIDITY change.
 fn delta_since(
     src: &Session,
     ssel: &Selected,
     state: &FolderState,
-    rows: &BTreeMap<u32, MessageRow>,
+    map: MapSummary,
 ) -> Option<Since> {
     let fresh = state.complete
         && state.source_modseq > 0
@@ -332,11 +215,11 @@ fn delta_since(
             .highest_modseq
             .is_some_and(|m| m >= state.source_modseq)
         && ssel.uid_next.is_some_and(|n| n >= state.source_uidnext)
-        && !rows.is_empty();
-    let last_mapped = rows.keys().next_back().copied().unwrap_or(0);
+        && map.rows > 0
+        && map.in_flight == 0;
     fresh.then(|| Since {
         modseq: state.source_modseq,
-        last_uid: (state.source_uidnext - 1).max(last_mapped),
+        last_uid: (state.source_uidnext - 1).max(map.max_source_uid),
     })
 }
 

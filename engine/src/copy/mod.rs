@@ -12,6 +12,7 @@ mod ident;
 mod plan;
 mod run;
 mod scan;
+mod settle;
 mod transfer;
 mod verify;
 

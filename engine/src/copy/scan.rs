@@ -8,9 +8,11 @@
 //! the last UID seen; expunges are found by counting, and by `UID SEARCH ALL`
 //! only when the count does not add up.
 
-use super::folder::{FlagGroups, allowed_flags, flag_string};
+use super::folder::{FlagGroups, StepError, allowed_flags, flag_string};
 use super::transfer::NewMessage;
 use crate::imap::{FetchData, FetchItems, ImapError, Selected, Session, uid_set};
+use cutover_core::db::Db;
+use cutover_core::db::sync_index::{MapSummary, SyncIndexRepo};
 use cutover_core::db::sync_state::MessageRow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -41,20 +43,32 @@ pub(crate) struct Scan {
 
 /// Sorts FETCH records into new messages and flag changes as they arrive.
 struct Sink<'a> {
-    rows: &'a BTreeMap<u32, MessageRow>,
     tsel: &'a Selected,
     refused: &'a mut BTreeSet<String>,
     new: BTreeMap<u32, NewMessage>,
-    /// Source UID -> new flags; the last record seen wins.
-    changed: BTreeMap<u32, Vec<String>>,
+    /// Source UID -> (target UID, new flags); the last record seen wins.
+    changed: BTreeMap<u32, (u32, Vec<String>)>,
     /// Unmapped UIDs seen without metadata (a flag-only record).
     bare: BTreeSet<u32>,
     present: Vec<u32>,
     fetched: u64,
 }
 
-impl Sink<'_> {
-    fn take(&mut self, f: FetchData) {
+impl<'a> Sink<'a> {
+    fn new(tsel: &'a Selected, refused: &'a mut BTreeSet<String>) -> Self {
+        Sink {
+            tsel,
+            refused,
+            new: BTreeMap::new(),
+            changed: BTreeMap::new(),
+            bare: BTreeSet::new(),
+            present: Vec::new(),
+            fetched: 0,
+        }
+    }
+
+    /// One record; `row` is the UID map entry of its UID, if any.
+    fn take(&mut self, f: FetchData, row: Option<&MessageRow>) {
         let Some(uid) = f.uid else { return };
         self.fetched += 1;
         self.present.push(uid);
@@ -63,13 +77,13 @@ impl Sink<'_> {
             self.tsel,
             self.refused,
         );
-        match self.rows.get(&uid) {
+        match row {
             Some(row) => {
-                if row.target_uid.is_some() && f.flags.is_some() {
+                if let (Some(t), Some(_)) = (row.target_uid, &f.flags) {
                     if flag_string(&flags) == row.flags {
                         self.changed.remove(&uid);
                     } else {
-                        self.changed.insert(uid, flags);
+                        self.changed.insert(uid, (t, flags));
                     }
                 }
             }
@@ -92,16 +106,29 @@ impl Sink<'_> {
         }
     }
 
+    /// Metadata of the unmapped messages seen only through a flag record (or
+    /// missing from the map): they are new.
+    async fn fetch_bare(&mut self, src: &mut Session, chunk: u32) -> Result<(), ImapError> {
+        let bare: Vec<u32> = std::mem::take(&mut self.bare).into_iter().collect();
+        for c in bare.chunks(chunk as usize) {
+            for f in src.uid_fetch(&uid_set(c), FetchItems::Meta, None).await? {
+                // Unsolicited records of mapped messages may come along.
+                if f.uid.is_some_and(|u| c.binary_search(&u).is_ok()) {
+                    self.take(f, None);
+                }
+            }
+        }
+        self.bare.clear();
+        Ok(())
+    }
+
     fn finish(self, gone: Vec<(u32, u32)>) -> Scan {
         let mut groups = FlagGroups::new();
-        for (suid, flags) in self.changed {
-            let Some(t) = self.rows.get(&suid).and_then(|r| r.target_uid) else {
-                continue;
-            };
+        for (suid, (tuid, flags)) in self.changed {
             let g = groups
                 .entry(flag_string(&flags))
                 .or_insert_with(|| (flags, Vec::new(), Vec::new()));
-            g.1.push(t);
+            g.1.push(tuid);
             g.2.push(suid);
         }
         Scan {
@@ -147,134 +174,161 @@ fn list_ranges(uids: &[u32], chunk: u32) -> Vec<String> {
         .collect()
 }
 
-/// Runs the FETCHes with up to `WINDOW` in flight, feeding every record to `sink`.
-async fn fetch_all(
-    src: &mut Session,
-    cmds: Vec<(String, FetchItems, Option<u64>)>,
-    sink: &mut Sink<'_>,
-) -> Result<(), ImapError> {
-    let mut queued = VecDeque::new();
-    let mut cmds = cmds.into_iter();
-    loop {
-        while queued.len() < WINDOW {
-            let Some((set, items, since)) = cmds.next() else {
+/// FETCH commands run with up to `WINDOW` in flight; answers come back one
+/// command at a time (with any unsolicited records that arrived meanwhile).
+struct Pipeline {
+    cmds: std::vec::IntoIter<(String, FetchItems, Option<u64>)>,
+    queued: VecDeque<String>,
+}
+
+impl Pipeline {
+    fn new(cmds: Vec<(String, FetchItems, Option<u64>)>) -> Self {
+        Pipeline {
+            cmds: cmds.into_iter(),
+            queued: VecDeque::new(),
+        }
+    }
+
+    async fn next(&mut self, src: &mut Session) -> Result<Option<Vec<FetchData>>, ImapError> {
+        while self.queued.len() < WINDOW {
+            let Some((set, items, since)) = self.cmds.next() else {
                 break;
             };
-            queued.push_back(src.start_fetch(&set, items, since).await?);
+            self.queued
+                .push_back(src.start_fetch(&set, items, since).await?);
         }
-        let Some(tag) = queued.pop_front() else {
-            return Ok(());
+        let Some(tag) = self.queued.pop_front() else {
+            return Ok(None);
         };
         match src.finish_fetch(&tag).await {
-            Ok(data) => data.into_iter().for_each(|f| sink.take(f)),
+            Ok(data) => Ok(Some(data)),
             Err(e) => {
                 // Leave the connection without answers pending.
-                for t in queued {
+                for t in std::mem::take(&mut self.queued) {
                     let _ = src.finish_fetch(&t).await;
                 }
-                return Err(e);
+                Err(e)
             }
         }
     }
-}
-
-/// Metadata of the unmapped messages seen only through a flag record.
-async fn fetch_bare(src: &mut Session, sink: &mut Sink<'_>, chunk: u32) -> Result<(), ImapError> {
-    let bare: Vec<u32> = std::mem::take(&mut sink.bare).into_iter().collect();
-    for c in bare.chunks(chunk as usize) {
-        let data = src.uid_fetch(&uid_set(c), FetchItems::Meta, None).await?;
-        data.into_iter().for_each(|f| sink.take(f));
-    }
-    sink.bare.clear();
-    Ok(())
 }
 
 /// Copied messages (rows with a target UID) whose source UID is not in `present`.
-fn gone_from(rows: &BTreeMap<u32, MessageRow>, present: &mut Vec<u32>) -> Vec<(u32, u32)> {
+fn gone_from(
+    mapped: impl Iterator<Item = (u32, Option<u32>)>,
+    present: &mut Vec<u32>,
+) -> Vec<(u32, u32)> {
     present.sort_unstable();
     present.dedup();
-    rows.values()
-        .filter(|r| present.binary_search(&r.source_uid).is_err())
-        .filter_map(|r| Some((r.source_uid, r.target_uid?)))
+    mapped
+        .filter(|(s, _)| present.binary_search(s).is_err())
+        .filter_map(|(s, t)| Some((s, t?)))
         .collect()
 }
 
-/// Scans the selected source folder against the UID map `rows`.
-pub(crate) async fn scan(
+/// Reads the metadata of every message of the selected source folder, in
+/// chunks, against the whole UID map `rows`.
+pub(crate) async fn scan_full(
     src: &mut Session,
     (ssel, tsel): (&Selected, &Selected),
     rows: &BTreeMap<u32, MessageRow>,
-    since: Option<Since>,
     chunk: u32,
     refused: &mut BTreeSet<String>,
 ) -> Result<Scan, ImapError> {
-    let mut sink = Sink {
-        rows,
-        tsel,
-        refused,
-        new: BTreeMap::new(),
-        changed: BTreeMap::new(),
-        bare: BTreeSet::new(),
-        present: Vec::new(),
-        fetched: 0,
-    };
-    match since {
-        Some(s) => {
-            // Mail that arrives after SELECT is above the UIDNEXT stored for
-            // this pass, so the next pass sees it.
-            let until = ssel.uid_next.unwrap_or(0).max(s.last_uid + 1);
-            let mut cmds: Vec<_> = ranges(
-                1,
-                s.last_uid + 1,
-                chunk.saturating_mul(CHANGED_CHUNKS),
-                false,
-            )
-            .into_iter()
-            .map(|r| (r, FetchItems::Flags, Some(s.modseq)))
-            .collect();
-            cmds.extend(
-                ranges(s.last_uid + 1, until, chunk, false)
-                    .into_iter()
-                    .map(|r| (r, FetchItems::Meta, None)),
-            );
-            fetch_all(src, cmds, &mut sink).await?;
-            let above = sink.new.keys().filter(|u| **u > s.last_uid).count();
-            let counted = rows.len() + above == ssel.exists as usize;
-            if counted && sink.new.len() == above && sink.bare.is_empty() {
-                return Ok(sink.finish(Vec::new()));
+    let mut sink = Sink::new(tsel, refused);
+    if ssel.exists > 0 {
+        let sets = match ssel.uid_next {
+            // Dense enough: UID ranges up to UIDNEXT need no listing first.
+            Some(next) if next / 2 <= ssel.exists.saturating_add(chunk) => {
+                ranges(1, next, chunk, true)
             }
-            // Something was expunged, or the map misses a message: list them all.
-            let mut present = src.uid_search_all().await?;
-            sink.bare.extend(
-                present
-                    .iter()
-                    .filter(|u| !rows.contains_key(u) && !sink.new.contains_key(u)),
-            );
-            fetch_bare(src, &mut sink, chunk).await?;
-            let gone = gone_from(rows, &mut present);
-            Ok(sink.finish(gone))
+            _ => list_ranges(&src.uid_search_all().await?, chunk),
+        };
+        let cmds = sets.into_iter().map(|r| (r, FetchItems::Meta, None));
+        let mut pipe = Pipeline::new(cmds.collect());
+        while let Some(batch) = pipe.next(src).await? {
+            for f in batch {
+                let row = f.uid.and_then(|u| rows.get(&u));
+                sink.take(f, row);
+            }
         }
-        None => {
-            if ssel.exists > 0 {
-                let cmds = match ssel.uid_next {
-                    // Dense enough: UID ranges up to UIDNEXT need no listing first.
-                    Some(next) if next / 2 <= ssel.exists.saturating_add(chunk) => {
-                        ranges(1, next, chunk, true)
-                    }
-                    _ => list_ranges(&src.uid_search_all().await?, chunk),
-                };
-                let cmds = cmds
-                    .into_iter()
-                    .map(|r| (r, FetchItems::Meta, None))
-                    .collect();
-                fetch_all(src, cmds, &mut sink).await?;
-                fetch_bare(src, &mut sink, chunk).await?;
-            }
-            let mut present = std::mem::take(&mut sink.present);
-            let gone = gone_from(rows, &mut present);
-            Ok(sink.finish(gone))
+        sink.fetch_bare(src, chunk).await?;
+    }
+    let mut present = std::mem::take(&mut sink.present);
+    let mapped = rows.values().map(|r| (r.source_uid, r.target_uid));
+    let gone = gone_from(mapped, &mut present);
+    Ok(sink.finish(gone))
+}
+
+/// Reads only what changed since the last complete pass: flags with a modseq
+/// above `since.modseq`, metadata above `since.last_uid`. The UID map is read
+/// only for the UIDs that answered, and whole (UIDs only) only when the
+/// message count shows an expunge.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn scan_delta(
+    src: &mut Session,
+    (ssel, tsel): (&Selected, &Selected),
+    db: &Db,
+    folder_id: i64,
+    map: MapSummary,
+    since: Since,
+    chunk: u32,
+    refused: &mut BTreeSet<String>,
+) -> Result<Scan, StepError> {
+    let mut sink = Sink::new(tsel, refused);
+    // Mail that arrives after SELECT is above the UIDNEXT stored for this
+    // pass, so the next pass sees it.
+    let until = ssel.uid_next.unwrap_or(0).max(since.last_uid + 1);
+    let old = ranges(
+        1,
+        since.last_uid + 1,
+        chunk.saturating_mul(CHANGED_CHUNKS),
+        false,
+    );
+    let mut cmds: Vec<_> = old
+        .into_iter()
+        .map(|r| (r, FetchItems::Flags, Some(since.modseq)))
+        .collect();
+    let above = ranges(since.last_uid + 1, until, chunk, false);
+    cmds.extend(above.into_iter().map(|r| (r, FetchItems::Meta, None)));
+    let mut pipe = Pipeline::new(cmds);
+    while let Some(batch) = pipe.next(src).await.map_err(StepError::Source)? {
+        let mut uids: Vec<u32> = batch
+            .iter()
+            .filter_map(|f| f.uid)
+            .filter(|u| *u <= since.last_uid)
+            .collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let rows: BTreeMap<u32, MessageRow> = db
+            .sync_messages_in(folder_id, &uids)
+            .await?
+            .into_iter()
+            .map(|r| (r.source_uid, r))
+            .collect();
+        for f in batch {
+            let row = f.uid.and_then(|u| rows.get(&u));
+            sink.take(f, row);
         }
     }
+    let new_above = sink.new.keys().filter(|u| **u > since.last_uid).count() as u64;
+    let counted = map.rows + new_above == u64::from(ssel.exists);
+    if counted && sink.new.len() as u64 == new_above && sink.bare.is_empty() {
+        return Ok(sink.finish(Vec::new()));
+    }
+    // Something was expunged, or the map misses a message: list them all.
+    let mut present = src.uid_search_all().await.map_err(StepError::Source)?;
+    let mapped = db.mapped_uids(folder_id).await?;
+    let unmapped = present
+        .iter()
+        .filter(|u| mapped.binary_search_by_key(*u, |m| m.0).is_err() && !sink.new.contains_key(u));
+    let unmapped: Vec<u32> = unmapped.copied().collect();
+    sink.bare.extend(unmapped);
+    sink.fetch_bare(src, chunk)
+        .await
+        .map_err(StepError::Source)?;
+    let gone = gone_from(mapped.into_iter(), &mut present);
+    Ok(sink.finish(gone))
 }
 
 #[cfg(test)]
