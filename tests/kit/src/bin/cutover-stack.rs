@@ -210,10 +210,17 @@ fn print_summary(stack: &Stack, csv: &Path) {
         "  target Dovecot  IMAP {}  ManageSieve {}",
         t.imap_port, t.sieve_port
     );
-    println!(
-        "  master user     {} / {} (legacy), {} (target)",
-        l.master_user, l.master_password, t.master_password
-    );
+    if l.master_password == t.master_password {
+        println!(
+            "  master user     {} / {} (both sides)",
+            l.master_user, l.master_password
+        );
+    } else {
+        println!(
+            "  master user     {} / {} (legacy), {} (target)",
+            l.master_user, l.master_password, t.master_password
+        );
+    }
     println!(
         "  LDAP            {}  {} / {}",
         stack.ldap.url(),
@@ -263,7 +270,10 @@ async fn run_child(command: &[String], env: &[(String, String)]) -> anyhow::Resu
 }
 
 async fn stop_child(child: &mut tokio::process::Child) -> anyhow::Result<std::process::ExitStatus> {
-    eprintln!("stopping {:?} ...", child.id());
+    match child.id() {
+        Some(pid) => eprintln!("stopping the command (pid {pid}) ..."),
+        None => eprintln!("stopping the command ..."),
+    }
     if let Some(pid) = child
         .id()
         .and_then(|p| rustix::process::Pid::from_raw(p as i32))
