@@ -6,6 +6,7 @@
 //! sharing the identity on either side) the candidates' full content decides, by
 //! SHA-256 digest, still with multiplicity: identical twins need as many copies.
 
+use super::batches;
 use crate::imap::{FetchData, FetchItems, ImapError, Session, uid_set};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -162,25 +163,10 @@ pub(crate) fn match_content(
     out
 }
 
-/// Splits `msgs` (in UID order) into batches bounded by count and bytes (a
-/// bigger message alone).
-fn batches(msgs: &[Seen], max_bytes: u64, max_count: usize) -> Vec<&[Seen]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0u64;
-    for (i, m) in msgs.iter().enumerate() {
-        let n = i - start;
-        if n > 0 && (n >= max_count || bytes + u64::from(m.size) > max_bytes) {
-            out.push(&msgs[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += u64::from(m.size);
+impl super::HasSize for Seen {
+    fn size(&self) -> u32 {
+        self.size
     }
-    if start < msgs.len() {
-        out.push(&msgs[start..]);
-    }
-    out
 }
 
 /// Bytes per partial FETCH of a candidate bigger than a batch.

@@ -144,3 +144,29 @@ impl CopyError {
         }
     }
 }
+
+/// A message with a known RFC822.SIZE, so it can be batched.
+pub(crate) trait HasSize {
+    fn size(&self) -> u32;
+}
+
+/// Splits `msgs` (in order) into batches bounded by count and bytes; a message
+/// bigger than `max_bytes` forms a batch of its own.
+pub(crate) fn batches<T: HasSize>(msgs: &[T], max_bytes: u64, max_count: usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (i, m) in msgs.iter().enumerate() {
+        let n = i - start;
+        if n > 0 && (n >= max_count || bytes + u64::from(m.size()) > max_bytes) {
+            out.push(&msgs[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += u64::from(m.size());
+    }
+    if start < msgs.len() {
+        out.push(&msgs[start..]);
+    }
+    out
+}

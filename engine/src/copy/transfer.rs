@@ -1,6 +1,7 @@
 //! Copying new messages: batched UID FETCH on the source overlapped with
 //! pipelined APPENDs on the target, an in-flight row around every APPEND.
 
+use super::batches;
 use super::folder::{Ctx, StepError, flag_string};
 use super::ident::ident;
 use super::{CopyIssue, FolderReport};
@@ -17,24 +18,10 @@ pub(crate) struct NewMessage {
     pub internal_date: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
-/// Splits `msgs` into batches bounded by count and bytes (a bigger message alone).
-fn batches(msgs: &[NewMessage], max_bytes: u64, max_count: usize) -> Vec<&[NewMessage]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0u64;
-    for (i, m) in msgs.iter().enumerate() {
-        let n = i - start;
-        if n > 0 && (n >= max_count || bytes + u64::from(m.size) > max_bytes) {
-            out.push(&msgs[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += u64::from(m.size);
+impl super::HasSize for NewMessage {
+    fn size(&self) -> u32 {
+        self.size
     }
-    if start < msgs.len() {
-        out.push(&msgs[start..]);
-    }
-    out
 }
 
 #[allow(clippy::too_many_arguments)]
