@@ -2,25 +2,8 @@
 
 use crate::copy::{USER, servers, test_corpus};
 use cutover_testkit::DovecotOptions;
-use std::process::Command;
 
-fn cutover(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("CUTOVER_SOURCE_PASSWORD")
-        .env(
-            "CUTOVER_LOG",
-            std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .output()
-        .expect("run cutover");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::run_cutover as cutover;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_and_verify_commands_follow_the_contract() {

@@ -9,28 +9,10 @@ use cutover_engine::imap::{
 };
 use cutover_testkit::{Dovecot, DovecotOptions, DovecotTls, OidcProvider, TestCa};
 use std::path::Path;
-use std::process::Command;
 
 const PASSWORD: &str = "alice-pw";
 
-fn cutover(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(args)
-        .env_remove("CUTOVER_SOURCE_PASSWORD")
-        .env_remove("CUTOVER_TARGET_PASSWORD")
-        .envs(env.iter().copied())
-        .env(
-            "CUTOVER_LOG",
-            std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .output()
-        .expect("run cutover");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::run_cutover as cutover;
 
 /// Three small folders: INBOX, Work, Work/2024.
 fn small_mailbox(root: &Path, tag: &str) {

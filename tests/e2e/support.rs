@@ -61,3 +61,24 @@ pub fn assert_same_mailbox(legacy: &Fingerprint, target: &Fingerprint) {
         problems.join("\n")
     );
 }
+
+/// Runs the real `cutover` binary with `args`; the caller's own password
+/// variables are dropped first so that only `env` counts.
+pub fn run_cutover(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(args)
+        .env_remove("CUTOVER_SOURCE_PASSWORD")
+        .env_remove("CUTOVER_TARGET_PASSWORD")
+        .envs(env.iter().copied())
+        .env(
+            "CUTOVER_LOG",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .output()
+        .expect("run cutover");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
