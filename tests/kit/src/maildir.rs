@@ -251,6 +251,8 @@ pub(crate) fn flags_for(path: &str) -> String {
 }
 
 /// Modified UTF-7 (RFC 3501 §5.1.3), Dovecot's on-disk folder name encoding.
+/// Deliberately independent of the engine's codec: test data written with the
+/// engine's own encoder would hide a bug in it (encode and decode would agree).
 pub(crate) fn mutf7(s: &str) -> String {
     let mut out = String::new();
     let mut pending: Vec<u16> = Vec::new();
